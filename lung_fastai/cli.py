@@ -7,14 +7,14 @@ Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 # %% auto #0
 __all__ = ['command', 'build_parser', 'main', 'info', 'expand_inputs', 'demo']
 
-# %% ../nbs/11_cli.ipynb #9e5d8fa2
+# %% ../nbs/11_cli.ipynb #51bcdf16
 import argparse, json, sys
 from dataclasses import replace
 from pathlib import Path
 import lung_fastai
 from .core import *
 
-# %% ../nbs/11_cli.ipynb #8a576f8e
+# %% ../nbs/11_cli.ipynb #08f28ed2
 _COMMANDS = []
 
 def command(fn):
@@ -30,14 +30,14 @@ def build_parser()->argparse.ArgumentParser:
     for builder in _COMMANDS: builder(sub)
     return p
 
-# %% ../nbs/11_cli.ipynb #027e928b
+# %% ../nbs/11_cli.ipynb #0217d4d0
 def main(argv:list|None=None)->int:
     "Entry point of the `lung-fastai` console script; returns the exit code"
     args = build_parser().parse_args(argv)
     try: return args.run(args) or 0
     except KeyboardInterrupt: print('Interrupted.', file=sys.stderr); return 130
 
-# %% ../nbs/11_cli.ipynb #60657a88
+# %% ../nbs/11_cli.ipynb #340ac481
 def info()->dict:
     "Version, classes and the data/runs locations in effect"
     return dict(version=lung_fastai.__version__, classes={c: display_name(c) for c in CLASSES},
@@ -56,7 +56,7 @@ def _info_cmd(sub):
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(run=lambda a: print(json.dumps(info(), indent=2)) if a.json else _print_info(info()))
 
-# %% ../nbs/11_cli.ipynb #ad361d81
+# %% ../nbs/11_cli.ipynb #f0c00825
 def _print_json(o): print(json.dumps(o, indent=2, default=str))
 
 def _data_get(a):
@@ -71,7 +71,7 @@ def _data_check(a):
     if not rep.usable: return 2
     return 1 if a.strict and rep.problems else 0
 
-# %% ../nbs/11_cli.ipynb #f7f3ad5d
+# %% ../nbs/11_cli.ipynb #b12114eb
 def _data_stats(a):
     from lung_fastai.data import check_dataset
     from lung_fastai.preprocess import dataset_norm_stats
@@ -88,7 +88,7 @@ def _data_dedup(a):
     print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
     for r in pairs.itertuples(): print(f'{r.kind:5s} d={r.distance:<3d} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
 
-# %% ../nbs/11_cli.ipynb #86ad52f1
+# %% ../nbs/11_cli.ipynb #af905dfd
 def _data_cache(a):
     from lung_fastai.preprocess import cache_dataset
     res = cache_dataset(a.path, a.out, max_size=a.max_size, workers=a.workers)
@@ -98,7 +98,7 @@ def _data_synth(a):
     from lung_fastai.synth import make_phantoms
     print(make_phantoms(a.out, per_class=a.per_class, size=a.size, seed=a.seed))
 
-# %% ../nbs/11_cli.ipynb #cc7db99e
+# %% ../nbs/11_cli.ipynb #10867767
 @command
 def _data_cmd(sub):
     d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data').add_subparsers(dest='data_cmd', required=True)
@@ -119,7 +119,7 @@ def _data_cmd(sub):
     p.add_argument('--per-class', type=int, default=20); p.add_argument('--size', type=int, default=128)
     p.add_argument('--seed', type=int, default=0); p.set_defaults(run=_data_synth)
 
-# %% ../nbs/11_cli.ipynb #d3fabcd5
+# %% ../nbs/11_cli.ipynb #514129d2
 def _archs(a):
     from lung_fastai.models import backbone_table
     t = backbone_table(tiny=not a.no_tiny)
@@ -130,7 +130,7 @@ def _archs_cmd(sub):
     p = sub.add_parser('archs', help='the backbone registry as a table')
     p.add_argument('--json', action='store_true'); p.add_argument('--no-tiny', action='store_true'); p.set_defaults(run=_archs)
 
-# %% ../nbs/11_cli.ipynb #09372db0
+# %% ../nbs/11_cli.ipynb #df39cb8e
 _TRAIN_FLAGS = dict(data=str, arch=str, epochs=int, freeze_epochs=int, lr=float, stage1_lr=float, schedule=str, size=int,
                     bs=int, out=str, weights=str, seed=int, patience=int, num_workers=int, precision=str, resize=str, norm=str)
 
@@ -151,7 +151,7 @@ def _train_cmd(sub):
     p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
     p.add_argument('--track', help='comma-separated trackers: tensorboard,mlflow,wandb'); p.set_defaults(run=_train)
 
-# %% ../nbs/11_cli.ipynb #0c7b992a
+# %% ../nbs/11_cli.ipynb #68c6a46e
 def expand_inputs(paths:list)->list:
     "Files given directly, plus every non-hidden file under the folders given, sorted"
     out = []
@@ -173,24 +173,45 @@ def _predict_cmd(sub):
     p.add_argument('model', help='run folder'); p.add_argument('inputs', nargs='+', help='images or folders')
     p.add_argument('--csv'); p.add_argument('--bs', type=int, default=32); p.set_defaults(run=_predict)
 
-# %% ../nbs/11_cli.ipynb #1f090ca6
+# %% ../nbs/11_cli.ipynb #b647aed8
+def _print_headline(res:dict):
+    print(f"{res['split']}: {res['n_images']} images" + (' (TTA)' if res['tta'] else ''))
+    for k, v in res['headline'].items(): print(f"  {k:18s} {v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})")
+    print(f"  temperature {res['temperature']:.3f}: ECE {res['calibrated']['ece']:.3f}, Brier {res['calibrated']['brier']:.3f}")
+
+def _evaluate(a):
+    from lung_fastai.evaluate import evaluate_run
+    res = evaluate_run(a.run_dir, data=a.data, split=a.split, tta=a.tta, n_boot=a.n_boot)
+    _print_json(res) if a.json else _print_headline(res)
+
+@command
+def _evaluate_cmd(sub):
+    p = sub.add_parser('evaluate', help='metrics with CIs, figures and report for a run folder'); p.add_argument('run_dir')
+    p.add_argument('--data'); p.add_argument('--split', default='test', choices=['test', 'val'])
+    p.add_argument('--tta', action='store_true'); p.add_argument('--n-boot', type=int, default=1000)
+    p.add_argument('--json', action='store_true'); p.set_defaults(run=_evaluate)
+
+# %% ../nbs/11_cli.ipynb #2f507942
 def demo(out:str|Path|None=None, per_class:int=40, epochs:int=4)->Path:
-    "Phantoms → tiny backbone trained two-stage → run folder; returns the run folder"
+    "Phantoms → tiny backbone trained two-stage → evaluated run folder; returns the run folder"
     from lung_fastai.synth import make_phantoms
     from lung_fastai.train import train
+    from lung_fastai.evaluate import evaluate_run
     out = Path(out or runs_home()/'demo')
     root = make_phantoms(out/'phantoms', per_class=per_class, size=96, seed=0)
     cfg = TrainConfig(arch='tiny_convnext', data=str(root), pretrained=False, freeze_epochs=1, epochs=epochs,
                       num_workers=0, out=str(out/'run'))
     if (out/'run'/'checkpoints'/'last.pt').exists(): import shutil; shutil.rmtree(out/'run')
-    return train(cfg).run_dir
+    run = train(cfg).run_dir
+    evaluate_run(run)
+    return run
 
 def _demo(a):
     import pandas as pd
     run = demo(a.out, epochs=a.epochs)
-    m = pd.read_csv(run/'metrics.csv')
-    print(m.drop(columns=['time']).to_string(index=False))
-    print(f'Run folder: {run}')
+    print(pd.read_csv(run/'metrics.csv').drop(columns=['time']).to_string(index=False))
+    _print_headline(json.loads((run/'eval'/'metrics.json').read_text()))
+    print(f'Run folder: {run}  (report: {run/"eval"/"report.html"})')
 
 @command
 def _demo_cmd(sub):

@@ -7,14 +7,14 @@ Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 # %% auto #0
 __all__ = ['command', 'build_parser', 'main', 'info', 'expand_inputs', 'demo']
 
-# %% ../nbs/11_cli.ipynb #51bcdf16
-import argparse, json, sys
+# %% ../nbs/11_cli.ipynb #d985435c
+import argparse, json, os, sys
 from dataclasses import replace
 from pathlib import Path
 import lung_fastai
 from .core import *
 
-# %% ../nbs/11_cli.ipynb #08f28ed2
+# %% ../nbs/11_cli.ipynb #5ac3cf98
 _COMMANDS = []
 
 def command(fn):
@@ -30,14 +30,14 @@ def build_parser()->argparse.ArgumentParser:
     for builder in _COMMANDS: builder(sub)
     return p
 
-# %% ../nbs/11_cli.ipynb #0217d4d0
+# %% ../nbs/11_cli.ipynb #361e6963
 def main(argv:list|None=None)->int:
     "Entry point of the `lung-fastai` console script; returns the exit code"
     args = build_parser().parse_args(argv)
     try: return args.run(args) or 0
     except KeyboardInterrupt: print('Interrupted.', file=sys.stderr); return 130
 
-# %% ../nbs/11_cli.ipynb #340ac481
+# %% ../nbs/11_cli.ipynb #b9d32e3a
 def info()->dict:
     "Version, classes and the data/runs locations in effect"
     return dict(version=lung_fastai.__version__, classes={c: display_name(c) for c in CLASSES},
@@ -56,7 +56,7 @@ def _info_cmd(sub):
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(run=lambda a: print(json.dumps(info(), indent=2)) if a.json else _print_info(info()))
 
-# %% ../nbs/11_cli.ipynb #f0c00825
+# %% ../nbs/11_cli.ipynb #568eb50d
 def _print_json(o): print(json.dumps(o, indent=2, default=str))
 
 def _data_get(a):
@@ -71,7 +71,7 @@ def _data_check(a):
     if not rep.usable: return 2
     return 1 if a.strict and rep.problems else 0
 
-# %% ../nbs/11_cli.ipynb #b12114eb
+# %% ../nbs/11_cli.ipynb #a15e7a7c
 def _data_stats(a):
     from lung_fastai.data import check_dataset
     from lung_fastai.preprocess import dataset_norm_stats
@@ -88,7 +88,7 @@ def _data_dedup(a):
     print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
     for r in pairs.itertuples(): print(f'{r.kind:5s} d={r.distance:<3d} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
 
-# %% ../nbs/11_cli.ipynb #af905dfd
+# %% ../nbs/11_cli.ipynb #3df9fc01
 def _data_cache(a):
     from lung_fastai.preprocess import cache_dataset
     res = cache_dataset(a.path, a.out, max_size=a.max_size, workers=a.workers)
@@ -98,7 +98,7 @@ def _data_synth(a):
     from lung_fastai.synth import make_phantoms
     print(make_phantoms(a.out, per_class=a.per_class, size=a.size, seed=a.seed))
 
-# %% ../nbs/11_cli.ipynb #10867767
+# %% ../nbs/11_cli.ipynb #86c0ada2
 @command
 def _data_cmd(sub):
     d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data').add_subparsers(dest='data_cmd', required=True)
@@ -119,7 +119,7 @@ def _data_cmd(sub):
     p.add_argument('--per-class', type=int, default=20); p.add_argument('--size', type=int, default=128)
     p.add_argument('--seed', type=int, default=0); p.set_defaults(run=_data_synth)
 
-# %% ../nbs/11_cli.ipynb #514129d2
+# %% ../nbs/11_cli.ipynb #a71341f5
 def _archs(a):
     from lung_fastai.models import backbone_table
     t = backbone_table(tiny=not a.no_tiny)
@@ -130,18 +130,19 @@ def _archs_cmd(sub):
     p = sub.add_parser('archs', help='the backbone registry as a table')
     p.add_argument('--json', action='store_true'); p.add_argument('--no-tiny', action='store_true'); p.set_defaults(run=_archs)
 
-# %% ../nbs/11_cli.ipynb #df39cb8e
+# %% ../nbs/11_cli.ipynb #8905a8a7
 _TRAIN_FLAGS = dict(data=str, arch=str, epochs=int, freeze_epochs=int, lr=float, stage1_lr=float, schedule=str, size=int,
                     bs=int, out=str, weights=str, seed=int, patience=int, num_workers=int, precision=str, resize=str, norm=str)
 
 def _train(a):
-    from lung_fastai.train import train
+    from lung_fastai.train import train, is_distributed, is_main_process
     overrides = {k: getattr(a, k) for k in _TRAIN_FLAGS}
     if a.no_pretrained: overrides['pretrained'] = False
     if a.track: overrides['track'] = a.track.split(',')
     cfg = load_config(a.config, **overrides)
     learn = train(cfg, resume=a.resume)
-    print(f'Run folder: {learn.run_dir}')
+    if is_distributed(): print(f"[rank {os.environ.get('RANK')}] finished", flush=True)
+    if is_main_process(): print(f'Run folder: {learn.run_dir}')
 
 @command
 def _train_cmd(sub):
@@ -151,7 +152,7 @@ def _train_cmd(sub):
     p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
     p.add_argument('--track', help='comma-separated trackers: tensorboard,mlflow,wandb'); p.set_defaults(run=_train)
 
-# %% ../nbs/11_cli.ipynb #68c6a46e
+# %% ../nbs/11_cli.ipynb #75667ef6
 def expand_inputs(paths:list)->list:
     "Files given directly, plus every non-hidden file under the folders given, sorted"
     out = []
@@ -173,7 +174,7 @@ def _predict_cmd(sub):
     p.add_argument('model', help='run folder'); p.add_argument('inputs', nargs='+', help='images or folders')
     p.add_argument('--csv'); p.add_argument('--bs', type=int, default=32); p.set_defaults(run=_predict)
 
-# %% ../nbs/11_cli.ipynb #b647aed8
+# %% ../nbs/11_cli.ipynb #4f1283c0
 def _print_headline(res:dict):
     print(f"{res['split']}: {res['n_images']} images" + (' (TTA)' if res['tta'] else ''))
     for k, v in res['headline'].items(): print(f"  {k:18s} {v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})")
@@ -191,7 +192,7 @@ def _evaluate_cmd(sub):
     p.add_argument('--tta', action='store_true'); p.add_argument('--n-boot', type=int, default=1000)
     p.add_argument('--json', action='store_true'); p.set_defaults(run=_evaluate)
 
-# %% ../nbs/11_cli.ipynb #2f507942
+# %% ../nbs/11_cli.ipynb #a9bf69ed
 def demo(out:str|Path|None=None, per_class:int=40, epochs:int=4)->Path:
     "Phantoms → tiny backbone trained two-stage → evaluated run folder; returns the run folder"
     from lung_fastai.synth import make_phantoms
@@ -217,3 +218,6 @@ def _demo(a):
 def _demo_cmd(sub):
     p = sub.add_parser('demo', help='phantoms → tiny backbone two-stage → run folder (CPU, minutes)')
     p.add_argument('--out'); p.add_argument('--epochs', type=int, default=4); p.set_defaults(run=_demo)
+
+# %% ../nbs/11_cli.ipynb #9717c742
+if __name__ == '__main__': sys.exit(main())

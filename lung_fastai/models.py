@@ -6,9 +6,10 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNotFound', 'weights_kwargs', 'resolve_config',
-           'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'cxr_metrics', 'cxr_learner']
+           'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics',
+           'cxr_learner']
 
-# %% ../nbs/04_models.ipynb #bcb4d001
+# %% ../nbs/04_models.ipynb #5626365b
 import os
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from .core import *
 from .data import *
 from .preprocess import dataset_norm_stats
 
-# %% ../nbs/04_models.ipynb #d1b24795
+# %% ../nbs/04_models.ipynb #a629706b
 @dataclass(frozen=True)
 class Backbone:
     "A timm backbone pinned to its weights, with its fine-tuning defaults"
@@ -42,7 +43,7 @@ class Backbone:
     @property
     def display(self): return self.key.replace('_', ' ')
 
-# %% ../nbs/04_models.ipynb #0d626a50
+# %% ../nbs/04_models.ipynb #48561ce9
 _B = Backbone
 BACKBONES = {b.key: b for b in [
     _B('convnextv2_tiny',      'convnextv2_tiny.fcmae_ft_in22k_in1k', 'convnextv2',     224, 32, 5, 20, 1e-3, 3e-5),
@@ -54,10 +55,10 @@ BACKBONES = {b.key: b for b in [
     _B('regnety_8gf',          'regnety_080.ra3_in1k',                'regnety',        224, 24, 5, 20, 1e-3, 3e-5),
     _B('tiny_convnext',        'test_convnext.r160_in1k',             'convnextv2',      64, 16, 1,  3, 3e-3, 3e-3, tiny=True),
     _B('tiny_efficientnet',    'test_efficientnet.r160_in1k',         'efficientnetv2',  64, 16, 1,  3, 3e-3, 3e-3, tiny=True),
-    _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  3, 3e-3, 3e-3, tiny=True),
+    _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2, tiny=True),
 ]}
 
-# %% ../nbs/04_models.ipynb #7c473584
+# %% ../nbs/04_models.ipynb #4ce0ca3a
 def get_backbone(name:str)->Backbone:
     "The registry entry for a key (`convnextv2_tiny`) or a timm name (`regnety_040.ra3_in1k` or `regnety_040`)"
     if name in BACKBONES: return BACKBONES[name]
@@ -65,14 +66,14 @@ def get_backbone(name:str)->Backbone:
         if name in (b.timm_name, b.arch): return b
     raise KeyError(f"Unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)} (see `lung-fastai archs`)")
 
-# %% ../nbs/04_models.ipynb #0c5e6b73
+# %% ../nbs/04_models.ipynb #2d35b76f
 def backbone_table(tiny:bool=True)->pd.DataFrame:
     "The registry as a table (what `lung-fastai archs` prints)"
     rows = [dict(key=b.key, timm_name=b.timm_name, family=b.family, size=b.size, bs=b.bs, stage1=f'{b.freeze_epochs} ep @ {b.stage1_lr:g}',
                  stage2=f'{b.epochs} ep @ {b.lr:g}', weights_license=b.license) for b in BACKBONES.values() if tiny or not b.tiny]
     return pd.DataFrame(rows)
 
-# %% ../nbs/04_models.ipynb #ff96b6f1
+# %% ../nbs/04_models.ipynb #4d884d9c
 class WeightsNotFound(FileNotFoundError):
     "Pretrained weights are needed but cannot be had"
 
@@ -85,7 +86,7 @@ def _kaggle_weights(b:Backbone, base:Path=Path('/kaggle/input')):
     if not base.is_dir(): return None
     return next((w for d in sorted(base.iterdir()) if d.is_dir() and (w := _weights_in(d, b))), None)
 
-# %% ../nbs/04_models.ipynb #2b5bdffc
+# %% ../nbs/04_models.ipynb #e603c867
 def _offline(): return os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes')
 
 def _in_hf_cache(b:Backbone)->bool:
@@ -101,7 +102,7 @@ def _missing(b:Backbone, why:str):
         f"To make one on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
         f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors').")
 
-# %% ../nbs/04_models.ipynb #b287e9b7
+# %% ../nbs/04_models.ipynb #e78a3af1
 def weights_kwargs(backbone:str|Backbone, # registry key or timm name
                    pretrained:bool=True, # start from ImageNet weights
                    weights:str|Path|None=None)->dict: # local safetensors file or folder (offline use)
@@ -119,7 +120,7 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
         raise _missing(b, f"HF_HUB_OFFLINE is set and {b.timm_name} is not in the Hugging Face cache.")
     return dict(pretrained=True)
 
-# %% ../nbs/04_models.ipynb #7185eaaf
+# %% ../nbs/04_models.ipynb #97d767a2
 _DEFAULTED = ('size', 'bs', 'freeze_epochs', 'epochs', 'stage1_lr', 'lr')
 
 def resolve_config(cfg:TrainConfig)->TrainConfig:
@@ -127,7 +128,7 @@ def resolve_config(cfg:TrainConfig)->TrainConfig:
     b = get_backbone(cfg.arch)
     return replace(cfg, arch=b.key, **{k: getattr(b, k) for k in _DEFAULTED if getattr(cfg, k) is None})
 
-# %% ../nbs/04_models.ipynb #b38997d8
+# %% ../nbs/04_models.ipynb #26b4d86e
 def backbone_norm_stats(backbone:str|Backbone)->tuple:
     "The (mean, std) the backbone's pretrained weights expect"
     b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
@@ -140,7 +141,7 @@ def cfg_norm_stats(report:DataReport, cfg:TrainConfig, cache_dir=None)->tuple:
     if cfg.norm == 'dataset': return dataset_norm_stats(report, cfg.size, cfg.resize, cache_dir=cache_dir)
     raise ConfigError(f"`norm` must be 'dataset' or 'backbone', got {cfg.norm!r}")
 
-# %% ../nbs/04_models.ipynb #59d7d2ea
+# %% ../nbs/04_models.ipynb #8d29ab7b
 def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, **kwargs):
     "`DataLoaders` at the backbone's size with the normalization `cfg` asks for"
     cfg = resolve_config(cfg)
@@ -150,7 +151,26 @@ def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, *
     dls.norm_stats = stats
     return dls
 
-# %% ../nbs/04_models.ipynb #592d54f0
+# %% ../nbs/04_models.ipynb #633ef627
+def _unused_children(timm_model, size:int=64)->list:
+    "Top-level children of a timm model whose parameters get no gradient through `forward_features`"
+    was_training = timm_model.training
+    timm_model.eval(); timm_model.zero_grad(set_to_none=True)
+    timm_model.forward_features(torch.zeros(1, 3, size, size)).float().sum().backward()
+    unused = [n for n, c in timm_model.named_children()
+              if any(True for _ in c.parameters()) and all(p.grad is None for p in c.parameters())]
+    timm_model.zero_grad(set_to_none=True); timm_model.train(was_training)
+    return unused
+
+def prune_unused_head(model)->list:
+    "Replace the timm blocks `forward_features` never uses by `nn.Identity` in a fastai timm model; return their names"
+    body = model[0]
+    if not getattr(body, 'needs_pool', False): return []   # TimmBody calls the full forward: everything is used
+    names = _unused_children(body.model)
+    for n in names: setattr(body.model, n, torch.nn.Identity())
+    return names
+
+# %% ../nbs/04_models.ipynb #1729b989
 def cxr_metrics(): return [accuracy, F1Score(average='macro'), BalancedAccuracy()]
 
 def _apply_precision(learn, precision:str):
@@ -161,7 +181,7 @@ def _apply_precision(learn, precision:str):
     learn.precision = precision
     return learn
 
-# %% ../nbs/04_models.ipynb #25e09d9c
+# %% ../nbs/04_models.ipynb #2a62bae8
 def cxr_learner(dls, # from `backbone_dataloaders`
                 cfg:TrainConfig, # resolved or not; arch, pretrained, weights, precision, channels_last, grad_accum
                 cbs=None, **kwargs):
@@ -172,6 +192,7 @@ def cxr_learner(dls, # from `backbone_dataloaders`
     cbs = list(cbs or []) + ([GradientAccumulation(n_acc=cfg.bs*cfg.grad_accum)] if cfg.grad_accum > 1 else [])
     learn = vision_learner(dls, b.arch, n_out=N_CLASSES, metrics=cxr_metrics(), loss_func=CrossEntropyLossFlat(),
                            cbs=cbs, wd=cfg.weight_decay, train_bn=cfg.train_bn, **kw, **kwargs)
+    prune_unused_head(learn.model)
     if cfg.channels_last: learn.add_cb(ChannelsLast())
     learn.backbone, learn.cfg = b, cfg
     return _apply_precision(learn, cfg.precision)

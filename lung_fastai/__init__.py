@@ -4,6 +4,7 @@ Modules:
 
 - `lung_fastai.evaluate`: Metrics a clinician can trust — per-class sensitivity, specificity, PPV and NPV with bootstrap confidence intervals, calibration before and after temperature scaling — figures, and a self-contained report with a model card.
 - `lung_fastai.gradcam`: Where the model looks: Grad-CAM heatmaps on the original X-ray, and the quantitative checks that keep a plausible picture from passing for evidence.
-- `lung_fastai.inference`: One loader for run folders: every step after training — evaluation, Grad-CAM, prediction, export, serving — reads a model through `Predictor`, so preprocessing can never drift from training."""
+- `lung_fastai.inference`: One loader for run folders: every step after training — evaluation, Grad-CAM, prediction, export, serving — reads a model through `Predictor`, so preprocessing can never drift from training.
+- `lung_fastai.tracking`: TensorBoard, MLflow and Weights & Biases, chosen with one switch, local-first: nothing needs a server or an account, and each works against a real one when configured."""
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
            'run_probs', 'evaluate_run', 'model_card', 'write_report']
 
-# %% ../nbs/07_evaluate.ipynb #e4b7930e
+# %% ../nbs/07_evaluate.ipynb #0a598daa
 import base64, html, io, json
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +23,9 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import Predictor
+from .preprocess import audit_leakage, leakage_counts
 
-# %% ../nbs/07_evaluate.ipynb #cc9abc98
+# %% ../nbs/07_evaluate.ipynb #cd96326d
 def confusion(y_true, y_pred, n_classes:int)->np.ndarray:
     "Confusion matrix, rows = true class, columns = predicted class"
     cm = np.zeros((n_classes, n_classes), dtype=int)
@@ -38,7 +39,7 @@ def per_class_counts(cm:np.ndarray)->pd.DataFrame:
     tp = np.diag(cm); fn = cm.sum(1) - tp; fp = cm.sum(0) - tp
     return pd.DataFrame(dict(tp=tp, fn=fn, fp=fp, tn=cm.sum() - tp - fn - fp))
 
-# %% ../nbs/07_evaluate.ipynb #2bb5823f
+# %% ../nbs/07_evaluate.ipynb #da8010f3
 def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
     "Sensitivity, specificity, PPV, NPV, F1, ROC-AUC and PR-AUC for each class (one-vs-rest)"
     y_true, probs = np.asarray(y_true), np.asarray(probs)
@@ -53,7 +54,7 @@ def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
                          pr_auc=average_precision_score(pos, probs[:, i]) if both else float('nan')))
     return pd.DataFrame(rows).set_index('cls')
 
-# %% ../nbs/07_evaluate.ipynb #66df15b6
+# %% ../nbs/07_evaluate.ipynb #dd10defb
 def ece(y_true, probs:np.ndarray, n_bins:int=15)->float:
     "Expected calibration error with `n_bins` equal-width confidence bins"
     conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
@@ -65,7 +66,7 @@ def brier(y_true, probs:np.ndarray)->float:
     onehot = np.eye(probs.shape[1])[np.asarray(y_true)]
     return float(((probs - onehot)**2).sum(1).mean())
 
-# %% ../nbs/07_evaluate.ipynb #26a1b96d
+# %% ../nbs/07_evaluate.ipynb #0b6ecc57
 def headline_metrics(y_true, probs:np.ndarray)->dict:
     "Accuracy, balanced accuracy, macro-F1, macro ROC-AUC, ECE and Brier score"
     y_true, probs = np.asarray(y_true), np.asarray(probs)
@@ -75,7 +76,7 @@ def headline_metrics(y_true, probs:np.ndarray)->dict:
                 macro_f1=float(pc.f1[present].fillna(0).mean()), macro_roc_auc=float(pc.roc_auc[present].mean()),
                 ece=ece(y_true, probs), brier=brier(y_true, probs))
 
-# %% ../nbs/07_evaluate.ipynb #0d8715a4
+# %% ../nbs/07_evaluate.ipynb #662cdfda
 def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:float=0.05)->pd.DataFrame:
     "Point estimate and stratified-bootstrap confidence interval of each headline metric"
     y_true, probs, rng = np.asarray(y_true), np.asarray(probs), np.random.default_rng(seed)
@@ -87,7 +88,7 @@ def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:fl
     s = pd.DataFrame(samples)
     return pd.DataFrame(dict(value=pd.Series(headline_metrics(y_true, probs)), lo=s.quantile(alpha/2), hi=s.quantile(1 - alpha/2)))
 
-# %% ../nbs/07_evaluate.ipynb #4afea873
+# %% ../nbs/07_evaluate.ipynb #9e51be74
 def _nll(logits, y, t): return float(-torch.log_softmax(torch.as_tensor(logits)/t, 1)[torch.arange(len(y)), torch.as_tensor(y)].mean())
 
 def fit_temperature(logits:np.ndarray, y_true)->float:
@@ -99,7 +100,7 @@ def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
     "Calibrated probabilities"
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
 
-# %% ../nbs/07_evaluate.ipynb #9f997c15
+# %% ../nbs/07_evaluate.ipynb #2e14bbb5
 def _short(c): return display_name(c) if c in CLASSES else str(c)
 
 def plot_confusion(cm:np.ndarray, classes:list):
@@ -113,7 +114,7 @@ def plot_confusion(cm:np.ndarray, classes:list):
         ax.set_yticks(range(len(classes)), [_short(c) for c in classes]); ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
     fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #12dab3e1
+# %% ../nbs/07_evaluate.ipynb #4675e83d
 def plot_roc(y_true, probs:np.ndarray, classes:list):
     "One-vs-rest ROC curve per class with its AUC"
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -134,7 +135,7 @@ def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):
         ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-', label=f'{name} (ECE {ece(y_true, probs):.3f})')
     ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.legend(); fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #a6473b60
+# %% ../nbs/07_evaluate.ipynb #2f6977d0
 def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, k:int=9):
     "The `k` test images with the highest loss: image, true class, predicted class and its probability"
     loss = -np.log(np.clip(probs[np.arange(len(probs)), y_true], 1e-12, 1))
@@ -148,7 +149,7 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
         ax.set_title(f'true {_short(classes[y_true[i]])}\npred {_short(classes[p])} ({probs[i, p]:.2f})', fontsize=9)
     fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #ea7ed0f8
+# %% ../nbs/07_evaluate.ipynb #e53e36b4
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:
     "(probabilities, integer labels) of labelled `files` under the run's model"
     learn = pred.learner(files, bs=bs)
@@ -161,11 +162,12 @@ def _run_data(run_dir:Path, data):
     cfg = load_config(run_dir/'config.yaml') if (run_dir/'config.yaml').exists() else TrainConfig()
     return check_dataset(resolve_dataset(data or cfg.data))
 
-# %% ../nbs/07_evaluate.ipynb #d7a461f5
+# %% ../nbs/07_evaluate.ipynb #00e86c7b
 def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,
-                 report:DataReport|None=None)->dict:
+                 report:DataReport|None=None,
+                 audit:bool=True)->dict: # include the leakage audit (duplicates across splits) in the report
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
     run_dir = Path(run_dir); out = run_dir/'eval'
     pred, report = Predictor(run_dir), report or _run_data(run_dir, data)
@@ -176,11 +178,12 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     t = fit_temperature(np.log(np.clip(vprobs, 1e-12, 1)), vy)
     cal = apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t)
     res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed)
+    if audit: res['leakage'] = _leakage(report, out)
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report)
     return res
 
-# %% ../nbs/07_evaluate.ipynb #92fc1910
+# %% ../nbs/07_evaluate.ipynb #5e592f1d
 def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
     ci = bootstrap_ci(y, probs, n_boot, seed)
     return dict(split=split, tta=tta, n_images=int(len(y)), classes=pred.classes, temperature=t,
@@ -190,11 +193,17 @@ def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
                 confusion=confusion(y, probs.argmax(1), len(pred.classes)).tolist(), n_bootstrap=n_boot, seed=seed,
                 lung_fastai_version=lung_fastai.__version__, evaluated=datetime.now().isoformat(timespec='seconds'))
 
+def _leakage(report, out:Path)->list:
+    "Duplicate pairs per split pair (also written in full to eval/leakage.csv)"
+    pairs = audit_leakage(report)
+    atomic_write_text(out/'leakage.csv', pairs.to_csv(index=False))
+    return leakage_counts(pairs).to_dict('records')
+
 def _save_fig(fig, path:Path):
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')
     plt.close(fig)
 
-# %% ../nbs/07_evaluate.ipynb #9bafb5b4
+# %% ../nbs/07_evaluate.ipynb #c0f9d058
 def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     figs = out/'figures'
     _save_fig(plot_confusion(np.array(res['confusion']), pred.classes), figs/'confusion.png')
@@ -205,7 +214,7 @@ def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     atomic_write_text(out/'predictions.csv', df.to_csv(index=False))
     atomic_write_text(out/'metrics.json', json.dumps(res, indent=2))
 
-# %% ../nbs/07_evaluate.ipynb #d2576170
+# %% ../nbs/07_evaluate.ipynb #8076aa7e
 def _img_tag(path:Path)->str:
     if not path.exists(): return ''
     return f'<img src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}" style="max-width:100%">'
@@ -217,26 +226,32 @@ def _headline_table(res:dict)->pd.DataFrame:
     return pd.DataFrame({k: dict(value=v['value'], **{'95% CI': f"{v['ci95'][0]:.3f} – {v['ci95'][1]:.3f}"})
                          for k, v in res['headline'].items()}).T
 
-# %% ../nbs/07_evaluate.ipynb #439d44b1
+# %% ../nbs/07_evaluate.ipynb #597230ed
 _CSS = 'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table.t{border-collapse:collapse}' \
        'table.t td,table.t th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}.warn{background:#fff3cd;padding:.8em;border-radius:6px}'
 
-def model_card(spec:dict, cfg:dict, report:DataReport|None)->str:
+def _leak_html(leakage)->str:
+    if leakage is None: return ''
+    if not leakage: return '<p><b>Leakage audit:</b> no exact or near-duplicate images found within or across splits.</p>'
+    return '<p><b>Leakage audit</b> (duplicate pairs; full list in eval/leakage.csv):</p>' + pd.DataFrame(leakage).to_html(index=False, border=0, classes='t')
+
+def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None)->str:
     "The model card section of the report"
     counts = _table(report.counts(), '{:.0f}') if report is not None else '<p>(data summary unavailable)</p>'
+    leak = _leak_html(leakage)
     return f"""<h2>Model card</h2>
 <p class="warn"><b>Research use only — not for clinical diagnosis.</b> Not a medical device; no regulatory clearance.</p>
 <p><b>Model:</b> {html.escape(spec['timm_name'])} fine-tuned in two stages (head with frozen backbone, then all layers);
 input {spec['image_size']} px ({spec['resize']}), grayscale repeated to 3 channels; classes: {html.escape(', '.join(spec['display_names']))}.</p>
 <p><b>Intended use:</b> research on chest X-ray classification methods; teaching. <b>Not intended</b> for diagnosis,
 triage or screening of patients.</p>
-<p><b>Training data:</b> {html.escape(str(cfg.get('data')))} (fingerprint {spec.get('data_fingerprint')}).</p>{counts}
+<p><b>Training data:</b> {html.escape(str(cfg.get('data')))} (fingerprint {spec.get('data_fingerprint')}).</p>{counts}{leak}
 <p><b>Limitations:</b> the Kaggle dataset merges several public sources; a model may learn the source (hospital,
 scanner, text markers) instead of the disease, and duplicated images across splits inflate metrics (see the leakage
 audit). Prevalences are the dataset's, not a clinic's: PPV and NPV change with prevalence. Lateral views, children,
 devices and comorbidities are under-represented or absent. Five classes do not cover other findings.</p>"""
 
-# %% ../nbs/07_evaluate.ipynb #56f8fdbf
+# %% ../nbs/07_evaluate.ipynb #80079abc
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='')->Path:
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present)"
     run_dir = Path(run_dir); figs = run_dir/'eval'/'figures'
@@ -253,6 +268,6 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
 Brier {res['calibrated']['brier']:.3f}.</p>
 <h2>Per class</h2>{_table(pcm)}
 <h2>Figures</h2>{''.join(_img_tag(figs/f) for f in ('confusion.png', 'roc.png', 'reliability.png', 'top_losses.png'))}
-{cam_html}{extra_html}{model_card(spec, cfg, report)}"""
+{cam_html}{extra_html}{model_card(spec, cfg, report, res.get('leakage'))}"""
     page = f'<!doctype html><html><head><meta charset="utf-8"><title>lung_fastai report</title><style>{_CSS}</style></head><body>{body}</body></html>'
     return atomic_write_text(run_dir/'eval'/'report.html', page)

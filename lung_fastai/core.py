@@ -10,7 +10,7 @@ __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'display_n
            'atomic_write_text', 'set_seed', 'default_device', 'choose_precision', 'TrainConfig', 'ConfigError',
            'merge_config', 'load_config', 'save_config']
 
-# %% ../nbs/00_core.ipynb #03cdf7aa
+# %% ../nbs/00_core.ipynb #ebec9537
 import os, random, tempfile, difflib, dataclasses, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
@@ -19,18 +19,18 @@ import numpy as np, torch, yaml
 from fastcore.basics import ifnone
 import lung_fastai
 
-# %% ../nbs/00_core.ipynb #96be9f7b
+# %% ../nbs/00_core.ipynb #66b3628c
 CLASSES = ('Bacterial Pneumonia', 'Corona Virus Disease', 'Normal', 'Tuberculosis', 'Viral Pneumonia')
 DISPLAY_NAMES = dict(zip(CLASSES, ('Bacterial pneumonia', 'COVID-19', 'Normal', 'Tuberculosis', 'Viral pneumonia')))
 N_CLASSES = len(CLASSES)
 
-# %% ../nbs/00_core.ipynb #616ba8e6
+# %% ../nbs/00_core.ipynb #74738d8e
 def display_name(cls:str)->str:
     "Human-readable name of the class folder `cls`"
     if cls not in DISPLAY_NAMES: raise KeyError(f"Unknown class {cls!r}; expected one of {list(CLASSES)}")
     return DISPLAY_NAMES[cls]
 
-# %% ../nbs/00_core.ipynb #cea3101b
+# %% ../nbs/00_core.ipynb #2807c39c
 def package_dir()->Path:
     "Directory of the installed `lung_fastai` package"
     return Path(lung_fastai.__file__).resolve().parent
@@ -39,7 +39,7 @@ def resource_path(*parts:str)->Path:
     "Path of a resource shipped inside the package (`lung_fastai/resources/...`), independent of the working directory"
     return package_dir().joinpath('resources', *parts)
 
-# %% ../nbs/00_core.ipynb #03d064ba
+# %% ../nbs/00_core.ipynb #1c5cf342
 def _is_our_checkout(d:Path)->bool:
     pp = d/'pyproject.toml'
     return pp.exists() and 'name = "lung_fastai"' in pp.read_text()
@@ -49,7 +49,7 @@ def project_root()->Path|None:
     d = package_dir().parent
     return d if _is_our_checkout(d) else None
 
-# %% ../nbs/00_core.ipynb #e7035a2a
+# %% ../nbs/00_core.ipynb #01c42169
 KAGGLE_WORKING = Path('/kaggle/working')
 
 def in_kaggle()->bool:
@@ -65,7 +65,7 @@ def lung_home()->Path:
 def data_home()->Path: return Path(os.environ.get('LUNG_FASTAI_DATA', lung_home()/'data')).expanduser()
 def runs_home()->Path: return Path(os.environ.get('LUNG_FASTAI_RUNS', lung_home()/'runs')).expanduser()
 
-# %% ../nbs/00_core.ipynb #892a71c0
+# %% ../nbs/00_core.ipynb #04402fba
 @contextmanager
 def env_vars(**kw):
     "Temporarily set (or with `None`, unset) environment variables"
@@ -78,7 +78,7 @@ def env_vars(**kw):
     try: yield
     finally: _set(old)
 
-# %% ../nbs/00_core.ipynb #3a695e58
+# %% ../nbs/00_core.ipynb #dfa36c97
 @contextmanager
 def atomic_path(path:Path|str, suffix:str|None=None):
     "Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds"
@@ -97,14 +97,14 @@ def atomic_write_text(path:Path|str, text:str)->Path:
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #5c970edb
+# %% ../nbs/00_core.ipynb #0feac077
 def set_seed(seed:int=42, # the seed for Python, NumPy and torch
              deterministic:bool=False): # also force deterministic cuDNN kernels
     "Seed every random number generator the project uses"
     from fastai.torch_core import set_seed as _fastai_set_seed
     _fastai_set_seed(seed, reproducible=deterministic)
 
-# %% ../nbs/00_core.ipynb #549fb3a2
+# %% ../nbs/00_core.ipynb #1b8a847c
 def default_device()->torch.device:
     "The best available device: cuda, then mps, then cpu"
     if torch.cuda.is_available(): return torch.device('cuda')
@@ -120,7 +120,7 @@ def choose_precision(device:torch.device|str|None=None, # device to train on (de
     major, _ = capability or torch.cuda.get_device_capability(device)
     return 'bf16' if major >= 8 else 'fp16'
 
-# %% ../nbs/00_core.ipynb #c95dea52
+# %% ../nbs/00_core.ipynb #2e403d8d
 @dataclass
 class TrainConfig:
     "Everything that defines a training run; saved as `config.yaml` in its run folder"
@@ -139,6 +139,7 @@ class TrainConfig:
     resize: str = 'squish'            # squish | pad | crop
     flip: bool = True                 # random horizontal flip
     norm: str = 'dataset'             # dataset | backbone normalization statistics
+    drop_leaks: bool = False          # drop val/test images that duplicate an earlier split's (leakage audit)
     pretrained: bool = True
     weights: str|None = None          # local weights file or folder for offline use
     monitor: str = 'f1_macro'         # validation metric that picks the best checkpoint
@@ -151,7 +152,7 @@ class TrainConfig:
     track: list = field(default_factory=list)  # any of tensorboard, mlflow, wandb
     out: str|None = None              # run folder (default: under `runs_home()`)
 
-# %% ../nbs/00_core.ipynb #e1c5aacb
+# %% ../nbs/00_core.ipynb #d447ef02
 class ConfigError(ValueError):
     "A configuration value or file the project cannot use"
 
@@ -169,7 +170,7 @@ def _check_value(key, value, tp, source):
         raise ConfigError(f"{source}: `{key}` must be {names}, got {value!r} ({type(value).__name__})")
     return float(value) if float in allowed and int in allowed and not isinstance(value, bool) else value
 
-# %% ../nbs/00_core.ipynb #fe01e242
+# %% ../nbs/00_core.ipynb #74f793dd
 def merge_config(cfg:TrainConfig, # the configuration to start from
                  updates:dict, # keys and values to set
                  source:str='overrides' # where `updates` came from, for error messages
@@ -184,7 +185,7 @@ def merge_config(cfg:TrainConfig, # the configuration to start from
     checked = {k: _check_value(k, v, types[k], source) for k,v in updates.items()}
     return dataclasses.replace(cfg, **checked)
 
-# %% ../nbs/00_core.ipynb #a1d8e6e6
+# %% ../nbs/00_core.ipynb #fe1aed4e
 def load_config(path:str|Path|None=None, # experiment YAML; `None` for the defaults
                 **overrides)->TrainConfig: # values set last, e.g. from the command line (`None` values are ignored)
     "Defaults, then the YAML file at `path`, then `overrides`"

@@ -7,7 +7,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 # %% auto #0
 __all__ = ['command', 'build_parser', 'main', 'info', 'expand_inputs', 'predict_tta', 'demo']
 
-# %% ../nbs/11_cli.ipynb #31645234
+# %% ../nbs/11_cli.ipynb #b5dea168
 import argparse, json, os, sys
 import pandas as pd
 from dataclasses import replace
@@ -16,7 +16,7 @@ import lung_fastai
 from .core import *
 from .data import check_dataset, resolve_dataset, split_files
 
-# %% ../nbs/11_cli.ipynb #ea49ee06
+# %% ../nbs/11_cli.ipynb #2061717a
 _COMMANDS = []
 
 def command(fn):
@@ -32,14 +32,14 @@ def build_parser()->argparse.ArgumentParser:
     for builder in _COMMANDS: builder(sub)
     return p
 
-# %% ../nbs/11_cli.ipynb #c8fe3618
+# %% ../nbs/11_cli.ipynb #48e52e29
 def main(argv:list|None=None)->int:
     "Entry point of the `lung-fastai` console script; returns the exit code"
     args = build_parser().parse_args(argv)
     try: return args.run(args) or 0
     except KeyboardInterrupt: print('Interrupted.', file=sys.stderr); return 130
 
-# %% ../nbs/11_cli.ipynb #1bf1c1e9
+# %% ../nbs/11_cli.ipynb #953faa68
 def info()->dict:
     "Version, classes and the data/runs locations in effect"
     return dict(version=lung_fastai.__version__, classes={c: display_name(c) for c in CLASSES},
@@ -58,7 +58,7 @@ def _info_cmd(sub):
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(run=lambda a: print(json.dumps(info(), indent=2)) if a.json else _print_info(info()))
 
-# %% ../nbs/11_cli.ipynb #3c7addee
+# %% ../nbs/11_cli.ipynb #8ce6fcb6
 def _print_json(o): print(json.dumps(o, indent=2, default=str))
 
 def _data_get(a):
@@ -73,7 +73,7 @@ def _data_check(a):
     if not rep.usable: return 2
     return 1 if a.strict and rep.problems else 0
 
-# %% ../nbs/11_cli.ipynb #35d38e50
+# %% ../nbs/11_cli.ipynb #2aa63bf9
 def _data_stats(a):
     from lung_fastai.data import check_dataset
     from lung_fastai.preprocess import dataset_norm_stats
@@ -90,7 +90,7 @@ def _data_dedup(a):
     print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
     for r in pairs.itertuples(): print(f'{r.kind:5s} d={r.distance:<3d} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
 
-# %% ../nbs/11_cli.ipynb #31334baa
+# %% ../nbs/11_cli.ipynb #ab617c08
 def _data_cache(a):
     from lung_fastai.preprocess import cache_dataset
     res = cache_dataset(a.path, a.out, max_size=a.max_size, workers=a.workers)
@@ -100,7 +100,7 @@ def _data_synth(a):
     from lung_fastai.synth import make_phantoms
     print(make_phantoms(a.out, per_class=a.per_class, size=a.size, seed=a.seed))
 
-# %% ../nbs/11_cli.ipynb #74d6a064
+# %% ../nbs/11_cli.ipynb #8a3b70be
 @command
 def _data_cmd(sub):
     d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data').add_subparsers(dest='data_cmd', required=True)
@@ -121,7 +121,7 @@ def _data_cmd(sub):
     p.add_argument('--per-class', type=int, default=20); p.add_argument('--size', type=int, default=128)
     p.add_argument('--seed', type=int, default=0); p.set_defaults(run=_data_synth)
 
-# %% ../nbs/11_cli.ipynb #6b55f436
+# %% ../nbs/11_cli.ipynb #334a7017
 def _archs(a):
     from lung_fastai.models import backbone_table
     t = backbone_table(tiny=not a.no_tiny)
@@ -132,7 +132,7 @@ def _archs_cmd(sub):
     p = sub.add_parser('archs', help='the backbone registry as a table')
     p.add_argument('--json', action='store_true'); p.add_argument('--no-tiny', action='store_true'); p.set_defaults(run=_archs)
 
-# %% ../nbs/11_cli.ipynb #b44cd20a
+# %% ../nbs/11_cli.ipynb #250d3f60
 _TRAIN_FLAGS = dict(data=str, arch=str, epochs=int, freeze_epochs=int, lr=float, stage1_lr=float, schedule=str, size=int,
                     bs=int, out=str, weights=str, seed=int, patience=int, num_workers=int, precision=str, resize=str, norm=str)
 
@@ -156,7 +156,7 @@ def _train_cmd(sub):
     p.add_argument('--drop-leaks', action='store_true', help='drop val/test images duplicating an earlier split')
     p.add_argument('--track', help='comma-separated trackers: tensorboard,mlflow,wandb'); p.set_defaults(run=_train)
 
-# %% ../nbs/11_cli.ipynb #35a52b8c
+# %% ../nbs/11_cli.ipynb #3b120b63
 def expand_inputs(paths:list)->list:
     "Files given directly, plus every non-hidden file under the folders given, sorted"
     out = []
@@ -181,7 +181,7 @@ def _predict(a):
     else: print(df[['path', 'pred', 'prob', 'error']].to_string(index=False))
     return 0 if df.error.eq('').all() else 1
 
-# %% ../nbs/11_cli.ipynb #dc425c59
+# %% ../nbs/11_cli.ipynb #1f0bd933
 def predict_tta(pred, files:list, bs:int=32):
     "Predictions averaged over each image and its horizontal flip"
     import torch
@@ -213,7 +213,7 @@ def _predict_cmd(sub):
     p.add_argument('--csv'); p.add_argument('--bs', type=int, default=32); p.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime')
     p.add_argument('--tta', action='store_true'); p.add_argument('--cam', help='folder for Grad-CAM overlays'); p.set_defaults(run=_predict)
 
-# %% ../nbs/11_cli.ipynb #7eb5a87d
+# %% ../nbs/11_cli.ipynb #9ab3df5c
 def _print_headline(res:dict):
     print(f"{res['split']}: {res['n_images']} images" + (' (TTA)' if res['tta'] else ''))
     for k, v in res['headline'].items(): print(f"  {k:18s} {v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})")
@@ -231,7 +231,7 @@ def _evaluate_cmd(sub):
     p.add_argument('--tta', action='store_true'); p.add_argument('--n-boot', type=int, default=1000)
     p.add_argument('--json', action='store_true'); p.set_defaults(run=_evaluate)
 
-# %% ../nbs/11_cli.ipynb #608c84b7
+# %% ../nbs/11_cli.ipynb #c86685b7
 def _gradcam(a):
     from lung_fastai.gradcam import gradcam_run, gradcam_files
     from lung_fastai.evaluate import _run_data
@@ -251,7 +251,7 @@ def _compare(a):
     board = compare_backbones(a.archs.split(','), check_dataset(resolve_dataset(cfg.data)), a.out, cfg, n_boot=a.n_boot)
     print((Path(a.out)/'leaderboard.md').read_text())
 
-# %% ../nbs/11_cli.ipynb #bc31724d
+# %% ../nbs/11_cli.ipynb #f056681d
 def _register(a):
     from lung_fastai.deploy import register_run
     r = register_run(a.run_dir, a.name, a.alias)
@@ -265,7 +265,7 @@ def _export(a):
     out = export_onnx(a.run_dir, a.onnx or None, check_images=imgs)
     print(f'ONNX model written to {out} (verified against PyTorch, max |Δp| < 1e-4)')
 
-# %% ../nbs/11_cli.ipynb #15d79a67
+# %% ../nbs/11_cli.ipynb #5152af80
 @command
 def _analysis_cmds(sub):
     p = sub.add_parser('gradcam', help='Grad-CAM overlays for images, or a grid and sanity checks on a split')
@@ -285,7 +285,7 @@ def _analysis_cmds(sub):
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT', help='output file (default: <run>/model.onnx)')
     p.add_argument('--data'); p.set_defaults(run=_export)
 
-# %% ../nbs/11_cli.ipynb #903be16b
+# %% ../nbs/11_cli.ipynb #f1d19fb6
 def demo(out:str|Path|None=None, per_class:int=40, epochs:int=4)->Path:
     "Phantoms → tiny backbone trained two-stage → evaluated run folder; returns the run folder"
     from lung_fastai.synth import make_phantoms
@@ -315,5 +315,5 @@ def _demo_cmd(sub):
     p = sub.add_parser('demo', help='phantoms → tiny backbone two-stage → run folder (CPU, minutes)')
     p.add_argument('--out'); p.add_argument('--epochs', type=int, default=4); p.set_defaults(run=_demo)
 
-# %% ../nbs/11_cli.ipynb #b7bf1660
+# %% ../nbs/11_cli.ipynb #8450e4f9
 if __name__ == '__main__': sys.exit(main())

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/compare.html.md"""
 # %% auto #0
 __all__ = ['throughput', 'compare_backbones']
 
-# %% ../nbs/09_compare.ipynb #5266b026
+# %% ../nbs/09_compare.ipynb #b76f4790
 import json, time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from .train import train
 from .inference import Predictor
 from .evaluate import evaluate_run
 
-# %% ../nbs/09_compare.ipynb #1a15f62d
+# %% ../nbs/09_compare.ipynb #a168f4e2
 def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bool=True)->float:
     "Images per second for training steps (forward, backward, SGD step) or inference, on random input"
     dev = next(model.parameters()).device
@@ -39,7 +39,7 @@ def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bo
     if dev.type == 'cuda': torch.cuda.synchronize()
     return bs*steps/(time.perf_counter() - t)
 
-# %% ../nbs/09_compare.ipynb #6f2a0854
+# %% ../nbs/09_compare.ipynb #851f072f
 def _row(key, run, res, pred, bs):
     h = res['headline']
     fmt = lambda k: f"{h[k]['value']:.3f} ({h[k]['ci95'][0]:.3f}–{h[k]['ci95'][1]:.3f})"
@@ -49,7 +49,7 @@ def _row(key, run, res, pred, bs):
                 size=size, train_img_s=throughput(pred.model, size, bs), infer_img_s=throughput(pred.model, size, bs, train=False),
                 run_dir=str(run))
 
-# %% ../nbs/09_compare.ipynb #ba68023e
+# %% ../nbs/09_compare.ipynb #cc00fcaa
 def compare_backbones(archs:list, # registry keys
                       report:DataReport, # the dataset, validated once for all
                       out:str|Path, # folder for the runs and the leaderboard
@@ -68,7 +68,7 @@ def compare_backbones(archs:list, # registry keys
     _write_board(board, out)
     return board
 
-# %% ../nbs/09_compare.ipynb #fbd6bb82
+# %% ../nbs/09_compare.ipynb #7ca62061
 def _write_board(board:pd.DataFrame, out:Path):
     atomic_write_text(out/'leaderboard.csv', board.to_csv(index=False))
     cols = ['backbone', 'macro_f1_ci', 'accuracy_ci', 'ece', 'params_m', 'size', 'train_img_s', 'infer_img_s']

@@ -9,7 +9,7 @@ __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNo
            'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics',
            'cxr_learner']
 
-# %% ../nbs/04_models.ipynb #f0a8df0d
+# %% ../nbs/04_models.ipynb #f23d1fa6
 import os
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from .core import *
 from .data import *
 from .preprocess import dataset_norm_stats
 
-# %% ../nbs/04_models.ipynb #7f5ac361
+# %% ../nbs/04_models.ipynb #a6668de7
 @dataclass(frozen=True)
 class Backbone:
     "A timm backbone pinned to its weights, with its fine-tuning defaults"
@@ -43,7 +43,7 @@ class Backbone:
     @property
     def display(self): return self.key.replace('_', ' ')
 
-# %% ../nbs/04_models.ipynb #fcfaed90
+# %% ../nbs/04_models.ipynb #f47e8467
 _B = Backbone
 BACKBONES = {b.key: b for b in [
     _B('convnextv2_tiny',      'convnextv2_tiny.fcmae_ft_in22k_in1k', 'convnextv2',     224, 32, 5, 20, 1e-3, 3e-5),
@@ -58,7 +58,7 @@ BACKBONES = {b.key: b for b in [
     _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2, tiny=True),
 ]}
 
-# %% ../nbs/04_models.ipynb #a379725a
+# %% ../nbs/04_models.ipynb #e546d53e
 def get_backbone(name:str)->Backbone:
     "The registry entry for a key (`convnextv2_tiny`) or a timm name (`regnety_040.ra3_in1k` or `regnety_040`)"
     if name in BACKBONES: return BACKBONES[name]
@@ -66,14 +66,14 @@ def get_backbone(name:str)->Backbone:
         if name in (b.timm_name, b.arch): return b
     raise KeyError(f"Unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)} (see `lung-fastai archs`)")
 
-# %% ../nbs/04_models.ipynb #e296be44
+# %% ../nbs/04_models.ipynb #c8e2a125
 def backbone_table(tiny:bool=True)->pd.DataFrame:
     "The registry as a table (what `lung-fastai archs` prints)"
     rows = [dict(key=b.key, timm_name=b.timm_name, family=b.family, size=b.size, bs=b.bs, stage1=f'{b.freeze_epochs} ep @ {b.stage1_lr:g}',
                  stage2=f'{b.epochs} ep @ {b.lr:g}', weights_license=b.license) for b in BACKBONES.values() if tiny or not b.tiny]
     return pd.DataFrame(rows)
 
-# %% ../nbs/04_models.ipynb #719953da
+# %% ../nbs/04_models.ipynb #ceadd764
 class WeightsNotFound(FileNotFoundError):
     "Pretrained weights are needed but cannot be had"
 
@@ -86,7 +86,7 @@ def _kaggle_weights(b:Backbone, base:Path=Path('/kaggle/input')):
     if not base.is_dir(): return None
     return next((w for d in sorted(base.iterdir()) if d.is_dir() and (w := _weights_in(d, b))), None)
 
-# %% ../nbs/04_models.ipynb #9322cfa5
+# %% ../nbs/04_models.ipynb #b6a32fbb
 def _offline(): return os.environ.get('HF_HUB_OFFLINE', '').lower() in ('1', 'true', 'yes')
 
 def _in_hf_cache(b:Backbone)->bool:
@@ -102,7 +102,7 @@ def _missing(b:Backbone, why:str):
         f"To make one on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
         f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors').")
 
-# %% ../nbs/04_models.ipynb #7641aa61
+# %% ../nbs/04_models.ipynb #09adeae1
 def weights_kwargs(backbone:str|Backbone, # registry key or timm name
                    pretrained:bool=True, # start from ImageNet weights
                    weights:str|Path|None=None)->dict: # local safetensors file or folder (offline use)
@@ -120,7 +120,7 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
         raise _missing(b, f"HF_HUB_OFFLINE is set and {b.timm_name} is not in the Hugging Face cache.")
     return dict(pretrained=True)
 
-# %% ../nbs/04_models.ipynb #16e0933c
+# %% ../nbs/04_models.ipynb #84cf4cfd
 _DEFAULTED = ('size', 'bs', 'freeze_epochs', 'epochs', 'stage1_lr', 'lr')
 
 def resolve_config(cfg:TrainConfig)->TrainConfig:
@@ -128,7 +128,7 @@ def resolve_config(cfg:TrainConfig)->TrainConfig:
     b = get_backbone(cfg.arch)
     return replace(cfg, arch=b.key, **{k: getattr(b, k) for k in _DEFAULTED if getattr(cfg, k) is None})
 
-# %% ../nbs/04_models.ipynb #f88a3606
+# %% ../nbs/04_models.ipynb #082d852a
 def backbone_norm_stats(backbone:str|Backbone)->tuple:
     "The (mean, std) the backbone's pretrained weights expect"
     b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
@@ -141,7 +141,7 @@ def cfg_norm_stats(report:DataReport, cfg:TrainConfig, cache_dir=None)->tuple:
     if cfg.norm == 'dataset': return dataset_norm_stats(report, cfg.size, cfg.resize, cache_dir=cache_dir)
     raise ConfigError(f"`norm` must be 'dataset' or 'backbone', got {cfg.norm!r}")
 
-# %% ../nbs/04_models.ipynb #8278fcc8
+# %% ../nbs/04_models.ipynb #7122873e
 def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, **kwargs):
     "`DataLoaders` at the backbone's size with the normalization `cfg` asks for"
     cfg = resolve_config(cfg)
@@ -151,7 +151,7 @@ def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, *
     dls.norm_stats = stats
     return dls
 
-# %% ../nbs/04_models.ipynb #c0a4bc3e
+# %% ../nbs/04_models.ipynb #38528619
 def _unused_children(timm_model, size:int=64)->list:
     "Top-level children of a timm model whose parameters get no gradient through `forward_features`"
     was_training = timm_model.training
@@ -169,7 +169,7 @@ def prune_unused_head(model, names:list|None=None)->list:
     for n in names: setattr(body.model, n, torch.nn.Identity())
     return list(names)
 
-# %% ../nbs/04_models.ipynb #37a51e20
+# %% ../nbs/04_models.ipynb #8ab10980
 def cxr_metrics(): return [accuracy, F1Score(average='macro'), BalancedAccuracy()]
 
 def _apply_precision(learn, precision:str):
@@ -180,7 +180,7 @@ def _apply_precision(learn, precision:str):
     learn.precision = precision
     return learn
 
-# %% ../nbs/04_models.ipynb #e4eac1f8
+# %% ../nbs/04_models.ipynb #12070961
 def cxr_learner(dls, # from `backbone_dataloaders`
                 cfg:TrainConfig, # resolved or not; arch, pretrained, weights, precision, channels_last, grad_accum
                 cbs=None, **kwargs):

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/preprocess.html.md"""
 __all__ = ['norm_stats', 'dataset_fingerprint', 'dataset_norm_stats', 'cache_dataset', 'dhash', 'hamming', 'file_sha256',
            'audit_leakage', 'leakage_counts', 'drop_leaks']
 
-# %% ../nbs/03_preprocess.ipynb #a3980bc5
+# %% ../nbs/03_preprocess.ipynb #7922a5c4
 import hashlib, json, os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +20,7 @@ from .core import *
 from .data import *
 from .data import RESIZE_METHODS
 
-# %% ../nbs/03_preprocess.ipynb #7a2e9310
+# %% ../nbs/03_preprocess.ipynb #33670147
 def _resized_pixels(path, size, resize):
     "The image at `path` after the validation-time resize, as float64 gray values in [0, 1]"
     from fastai.vision.all import Resize
@@ -31,7 +31,7 @@ def _moments(path, size, resize):
     a = _resized_pixels(path, size, resize)
     return a.size, a.sum(), np.square(a).sum()
 
-# %% ../nbs/03_preprocess.ipynb #f7fb4145
+# %% ../nbs/03_preprocess.ipynb #8576c30d
 def norm_stats(paths:list, # image files (usually the training split)
                size:int, # training resolution
                resize:str='squish', # the resize method the model uses
@@ -45,7 +45,7 @@ def norm_stats(paths:list, # image files (usually the training split)
     std = float(np.sqrt(max(ss/n - mean**2, 0.)))
     return [float(mean)]*3, [std]*3   # the three channels are the same gray image
 
-# %% ../nbs/03_preprocess.ipynb #c5ce2ed5
+# %% ../nbs/03_preprocess.ipynb #e7073369
 def dataset_fingerprint(files:pd.DataFrame)->str:
     "A short hash of the files' relative paths and byte sizes: changes when the dataset does"
     h = hashlib.sha256()
@@ -54,7 +54,7 @@ def dataset_fingerprint(files:pd.DataFrame)->str:
         h.update(f'{os.path.relpath(p, base)}\0{os.path.getsize(p)}\n'.encode())
     return h.hexdigest()[:16]
 
-# %% ../nbs/03_preprocess.ipynb #4a0a5540
+# %% ../nbs/03_preprocess.ipynb #d97bc44e
 def dataset_norm_stats(report:DataReport, # validated dataset
                        size:int, resize:str='squish',
                        recompute:bool=False, # ignore (and overwrite) a cached value
@@ -68,7 +68,7 @@ def dataset_norm_stats(report:DataReport, # validated dataset
     atomic_write_text(cache, json.dumps(dict(stats=stats, size=size, resize=resize, n_images=len(train))))
     return stats
 
-# %% ../nbs/03_preprocess.ipynb #1a60767b
+# %% ../nbs/03_preprocess.ipynb #00a3a4e3
 def _cache_name(src:Path)->str: return src.name if src.suffix.lower() == '.png' else f'{src.name}.png'
 
 def _cache_one(src:Path, dst:Path, max_size:int)->bool:
@@ -79,7 +79,7 @@ def _cache_one(src:Path, dst:Path, max_size:int)->bool:
     with atomic_path(dst) as tmp: gray.save(tmp, format='PNG')
     return True
 
-# %% ../nbs/03_preprocess.ipynb #edd6bcb3
+# %% ../nbs/03_preprocess.ipynb #0972e6cf
 def cache_dataset(source:str|Path|DataReport, # dataset (path or validated report)
                   out:str|Path, # cache folder
                   max_size:int=512, # longest side after resizing
@@ -101,7 +101,7 @@ def cache_dataset(source:str|Path|DataReport, # dataset (path or validated repor
     atomic_write_text(manifest, json.dumps(dict(source=report.root, max_size=max_size, complete=True, n_images=len(jobs))))
     return dict(written=written, skipped=len(jobs) - written, total=len(jobs))
 
-# %% ../nbs/03_preprocess.ipynb #e7c6fbc7
+# %% ../nbs/03_preprocess.ipynb #3ad22086
 def dhash(path:str|Path, hash_size:int=16)->np.ndarray:
     "Perceptual difference hash of the image at `path`: `hash_size`² bits packed into 64-bit words"
     g = np.asarray(load_cxr(path).convert('L').resize((hash_size + 1, hash_size), Image.Resampling.LANCZOS), dtype=np.int16)
@@ -113,7 +113,7 @@ def file_sha256(path:str|Path)->str:
     "SHA-256 of the file's bytes"
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-# %% ../nbs/03_preprocess.ipynb #4a8a36d7
+# %% ../nbs/03_preprocess.ipynb #26550094
 def _near_pairs(hashes:np.ndarray, max_distance:int, chunk:int=1024):
     "Index pairs (i < j) whose hashes (rows of 64-bit words) differ in at most `max_distance` bits"
     out = []
@@ -124,7 +124,7 @@ def _near_pairs(hashes:np.ndarray, max_distance:int, chunk:int=1024):
         out += [(s + a, b, int(d[a, b])) for a, b in zip(i[keep], j[keep])]
     return out
 
-# %% ../nbs/03_preprocess.ipynb #3af81695
+# %% ../nbs/03_preprocess.ipynb #5367541b
 def audit_leakage(report:DataReport, # validated dataset
                   max_distance:int=5, # largest Hamming distance (of 256 bits) that counts as a near duplicate
                   workers:int=4)->pd.DataFrame:
@@ -139,14 +139,14 @@ def audit_leakage(report:DataReport, # validated dataset
                          kind='exact' if shas[i] == shas[j] else 'near', distance=d))
     return pd.DataFrame(rows, columns=['path_a','split_a','label_a','path_b','split_b','label_b','kind','distance'])
 
-# %% ../nbs/03_preprocess.ipynb #53ea516a
+# %% ../nbs/03_preprocess.ipynb #9e48803f
 def leakage_counts(pairs:pd.DataFrame)->pd.DataFrame:
     "Number of duplicate pairs per split pair and kind"
     if pairs.empty: return pd.DataFrame(columns=['splits', 'exact', 'near'])
     sp = pairs.apply(lambda r: '/'.join(sorted([r.split_a, r.split_b], key=SPLITS.index)), axis=1)
     return pd.crosstab(sp, pairs.kind).reindex(columns=['exact', 'near'], fill_value=0).rename_axis(index='splits', columns=None).reset_index()
 
-# %% ../nbs/03_preprocess.ipynb #35e6d4de
+# %% ../nbs/03_preprocess.ipynb #e6bdd742
 def drop_leaks(report:DataReport, pairs:pd.DataFrame)->DataReport:
     "A copy of `report` without val/test images that duplicate an image of an earlier split"
     later = lambda r: (r.path_b, r.split_b, r.path_a) if SPLITS.index(r.split_b) > SPLITS.index(r.split_a) else (r.path_a, r.split_a, r.path_b)

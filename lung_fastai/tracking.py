@@ -9,7 +9,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/tracking.html.md"""
 __all__ = ['METRIC_NAMES_INV', 'TRACKERS', 'RunTracker', 'TensorBoardTracker', 'read_tb_scalars', 'default_tracking_uri',
            'git_commit', 'MLflowTracker', 'wandb_mode', 'WandbTracker', 'wandb_callbacks', 'make_trackers']
 
-# %% ../nbs/10_tracking.ipynb #f65859a8
+# %% ../nbs/10_tracking.ipynb #6f770d65
 import json, os, subprocess
 from dataclasses import asdict
 from pathlib import Path
@@ -18,7 +18,7 @@ from fastai.learner import Callback
 from .core import *
 from .train import is_main_process, in_lr_find, METRIC_NAMES
 
-# %% ../nbs/10_tracking.ipynb #af501a41
+# %% ../nbs/10_tracking.ipynb #b7b08716
 class RunTracker(Callback):
     "Base for trackers: per-epoch values with a global step across both stages, and `finish`"
     order = 70   # after the Recorder has the epoch's metrics
@@ -38,7 +38,7 @@ class RunTracker(Callback):
 
 METRIC_NAMES_INV = {v: k for k, v in METRIC_NAMES.items()}
 
-# %% ../nbs/10_tracking.ipynb #a3f08382
+# %% ../nbs/10_tracking.ipynb #96b96223
 class TensorBoardTracker(RunTracker):
     "Per-epoch scalars and a few input images in `<run_dir>/tb`"
     def __init__(self, run_dir, n_images:int=8):
@@ -56,14 +56,14 @@ class TensorBoardTracker(RunTracker):
     def finish(self, status, run_dir):
         if self.writer: self.writer.add_text('status', status); self.writer.close()
 
-# %% ../nbs/10_tracking.ipynb #9760257f
+# %% ../nbs/10_tracking.ipynb #17749428
 def read_tb_scalars(log_dir:str|Path)->dict:
     "Every scalar series in a TensorBoard log folder, as {tag: [(step, value), ...]}"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     acc = EventAccumulator(str(log_dir)); acc.Reload()
     return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()['scalars']}
 
-# %% ../nbs/10_tracking.ipynb #b6a814c7
+# %% ../nbs/10_tracking.ipynb #b56b8824
 def default_tracking_uri()->str:
     "`$MLFLOW_TRACKING_URI`, else a SQLite store beside the runs (the model registry needs a database)"
     if os.environ.get('MLFLOW_TRACKING_URI'): return os.environ['MLFLOW_TRACKING_URI']
@@ -78,7 +78,7 @@ def git_commit(path:Path|None=None)->str:
 def _params(cfg:TrainConfig)->dict:
     return {k: (','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) for k, v in asdict(cfg).items()}
 
-# %% ../nbs/10_tracking.ipynb #cfcdf2e6
+# %% ../nbs/10_tracking.ipynb #577d53ec
 class MLflowTracker(RunTracker):
     "Logs params, per-epoch metrics, tags and run-folder artifacts to MLflow; ends the run with its real status"
     def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai', fingerprint:str|None=None):
@@ -97,7 +97,7 @@ class MLflowTracker(RunTracker):
         import mlflow
         mlflow.log_metrics(values, step=step, run_id=self.mlrun.info.run_id)
 
-# %% ../nbs/10_tracking.ipynb #930ba01c
+# %% ../nbs/10_tracking.ipynb #c28a70a6
 from fastcore.basics import store_attr, patch
 _ARTIFACTS = ('config.yaml', 'metrics.csv', 'model.json', 'eval', 'cam')
 
@@ -114,7 +114,7 @@ def finish(self:MLflowTracker, status:str, run_dir:Path):
     mlflow.end_run(status=status)
     self.mlrun = None
 
-# %% ../nbs/10_tracking.ipynb #b0e8f980
+# %% ../nbs/10_tracking.ipynb #b97046fc
 def wandb_mode()->str:
     "'disabled' or 'online' if WANDB_MODE says so, 'online' with an API key, else 'offline'"
     if os.environ.get('WANDB_MODE'): return os.environ['WANDB_MODE']
@@ -122,7 +122,7 @@ def wandb_mode()->str:
     netrc = Path.home()/'.netrc'
     return 'online' if netrc.exists() and 'api.wandb.ai' in netrc.read_text() else 'offline'
 
-# %% ../nbs/10_tracking.ipynb #45c6dfe8
+# %% ../nbs/10_tracking.ipynb #51d820c5
 class WandbTracker(RunTracker):
     "A W&B run (offline unless a key is configured) with the config and per-epoch values; ended with the run's status"
     def __init__(self, cfg:TrainConfig, run_dir, project:str='lung_fastai'):
@@ -138,7 +138,7 @@ class WandbTracker(RunTracker):
 
 def wandb_callbacks(cfg:TrainConfig, run_dir)->list: return [WandbTracker(cfg, run_dir)]
 
-# %% ../nbs/10_tracking.ipynb #efbbd83a
+# %% ../nbs/10_tracking.ipynb #96de50e8
 TRACKERS = ('tensorboard', 'mlflow', 'wandb')
 
 def make_trackers(cfg:TrainConfig, run_dir, fingerprint:str|None=None)->list:

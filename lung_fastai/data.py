@@ -10,7 +10,7 @@ __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RESIZE_MET
            'load_cxr', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms', 'cxr_datablock', 'cxr_dataloaders', 'split_files',
            'labelled_dl']
 
-# %% ../nbs/02_data.ipynb #86941e34
+# %% ../nbs/02_data.ipynb #504f8404
 import os, json, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +23,7 @@ from fastai.vision.all import (PILImage, DataBlock, ImageBlock, CategoryBlock, R
                                aug_transforms, Normalize, imagenet_stats, parent_label, IndexSplitter)
 from .core import *
 
-# %% ../nbs/02_data.ipynb #933f8e26
+# %% ../nbs/02_data.ipynb #bd3960b4
 KAGGLE_DATASET = 'omkarmanohardalvi/lungs-disease-dataset-4-types'
 SPLITS = ('train', 'val', 'test')
 KAGGLE_INPUT = Path('/kaggle/input')
@@ -31,7 +31,7 @@ KAGGLE_INPUT = Path('/kaggle/input')
 class DatasetNotFound(FileNotFoundError):
     "The dataset could not be found where it was looked for"
 
-# %% ../nbs/02_data.ipynb #d6bd0a31
+# %% ../nbs/02_data.ipynb #94f5300f
 def _holds_splits(d:Path)->bool: return any((d/s).is_dir() for s in SPLITS)
 
 def find_split_root(path:str|Path, # any folder at or above the one holding `train/`, `val/`, `test/`
@@ -46,7 +46,7 @@ def find_split_root(path:str|Path, # any folder at or above the one holding `tra
         level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')]
     return None
 
-# %% ../nbs/02_data.ipynb #c50c49df
+# %% ../nbs/02_data.ipynb #15c41f52
 _HOW_TO = f"""Provide the dataset in one of three ways:
   1. pass its path (`--data PATH` on the command line, `path=` in Python) or set LUNG_FASTAI_DATASET=PATH;
   2. in a Kaggle kernel, attach the dataset "{KAGGLE_DATASET}" (Add Input), so it appears under /kaggle/input;
@@ -65,7 +65,7 @@ def _kagglehub_download(handle=KAGGLE_DATASET):
     import kagglehub
     return find_split_root(kagglehub.dataset_download(handle))
 
-# %% ../nbs/02_data.ipynb #11ce4722
+# %% ../nbs/02_data.ipynb #923e85c0
 def resolve_dataset(path:str|Path|None=None, # explicit dataset path (any level)
                     download:bool=True, # allow a kagglehub download as the last resort
                     kaggle_input:Path=KAGGLE_INPUT)->Path: # where Kaggle mounts attached datasets
@@ -79,7 +79,7 @@ def resolve_dataset(path:str|Path|None=None, # explicit dataset path (any level)
         if root: return root
     raise DatasetNotFound(f"No dataset found.\n{_HOW_TO}")
 
-# %% ../nbs/02_data.ipynb #82f5ba84
+# %% ../nbs/02_data.ipynb #27d6891f
 IMAGE_EXTS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP', '.tif': 'TIFF', '.tiff': 'TIFF'}
 
 @dataclass
@@ -92,7 +92,7 @@ class Problem:
 class DataError(ValueError):
     "The dataset has problems and the strict policy is in force"
 
-# %% ../nbs/02_data.ipynb #62e4a84b
+# %% ../nbs/02_data.ipynb #62e11c42
 def _inspect_image(path:Path, min_size:int, max_pixels:int):
     "Mode and size of the image at `path`, or a `Problem` saying why it cannot be used"
     if path.suffix.lower() not in IMAGE_EXTS: return Problem(str(path), f'not an image file (extension {path.suffix!r})')
@@ -112,7 +112,7 @@ def _inspect_image(path:Path, min_size:int, max_pixels:int):
     if min(size) < min_size: return Problem(str(path), f'too small: {size[0]}x{size[1]} px, need at least {min_size} px per side')
     return fmt, mode, size
 
-# %% ../nbs/02_data.ipynb #e3e6a007
+# %% ../nbs/02_data.ipynb #1d5832bf
 def _layout_problems(root:Path, splits=SPLITS):
     probs = []
     for s in splits:
@@ -128,7 +128,7 @@ def _layout_problems(root:Path, splits=SPLITS):
         probs.append(Problem(str(root), f'class sets differ between splits ({desc})'))
     return probs
 
-# %% ../nbs/02_data.ipynb #9f110201
+# %% ../nbs/02_data.ipynb #5a4a94a5
 @dataclass
 class DataReport:
     "What `check_dataset` found: usable files, counts, modes, sizes and every problem"
@@ -148,7 +148,7 @@ class DataReport:
         t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=list(SPLITS), fill_value=0)
         return t.rename_axis(index='class', columns=None)
 
-# %% ../nbs/02_data.ipynb #f4671ce9
+# %% ../nbs/02_data.ipynb #a3300430
 def _scan(root:Path, min_size, max_pixels, workers):
     paths = [(f, s, c) for s in SPLITS for c in CLASSES if (root/s/c).is_dir()
              for f in sorted((root/s/c).iterdir()) if f.is_file()]
@@ -162,7 +162,7 @@ def _scan(root:Path, min_size, max_pixels, workers):
             probs.append(Problem(str(f), f'content is {fmt} but the extension says {f.suffix} (readable; rename it)', fatal=False))
     return pd.DataFrame(rows, columns=['path','split','label','format','mode','width','height']), probs
 
-# %% ../nbs/02_data.ipynb #9a252b9b
+# %% ../nbs/02_data.ipynb #a7c645ef
 def check_dataset(path:str|Path, # the dataset at any level (see `find_split_root`)
                   policy:str='skip', # 'skip': leave bad files out and report them; 'strict': raise on any problem
                   min_size:int=64, # smallest usable side in pixels
@@ -178,7 +178,7 @@ def check_dataset(path:str|Path, # the dataset at any level (see `find_split_roo
         raise DataError(f"{len(report.problems)} problem(s) in {root}:\n" + '\n'.join(f'  {p.path}: {p.reason}' for p in report.problems))
     return report
 
-# %% ../nbs/02_data.ipynb #52bc8287
+# %% ../nbs/02_data.ipynb #71a87232
 def _size_summary(files):
     if files.empty: return {}
     side = files[['width','height']].max(axis=1)
@@ -199,7 +199,7 @@ def report_text(r:DataReport)->str:
     lines += [f"  {'ERROR' if p.fatal else 'warn '} {p.path}: {p.reason}" for p in r.problems]
     return '\n'.join(lines)
 
-# %% ../nbs/02_data.ipynb #702b7d3d
+# %% ../nbs/02_data.ipynb #4828ab3d
 def _to_gray(im:Image.Image)->Image.Image:
     if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
         a = np.asarray(im, dtype=np.float32)
@@ -216,7 +216,7 @@ def load_cxr(path:str|Path)->Image.Image:
         gray = _to_gray(ImageOps.exif_transpose(im))
     return Image.merge('RGB', (gray, gray, gray))
 
-# %% ../nbs/02_data.ipynb #457bcd76
+# %% ../nbs/02_data.ipynb #89712c2f
 class PILCXR(PILImage):
     "A chest X-ray opened with `load_cxr`: grayscale repeated to 3 channels"
     _show_args = {'cmap': 'gray'}
@@ -228,7 +228,7 @@ class PILCXR(PILImage):
             return cls(load_cxr(io.BytesIO(fn)))
         return super().create(fn, **kwargs)
 
-# %% ../nbs/02_data.ipynb #4c18edad
+# %% ../nbs/02_data.ipynb #c53c7a95
 RESIZE_METHODS = {'squish': dict(method=ResizeMethod.Squish), 'crop': dict(method=ResizeMethod.Crop),
                   'pad': dict(method=ResizeMethod.Pad, pad_mode=PadMode.Zeros)}
 
@@ -242,7 +242,7 @@ def cxr_aug_tfms(flip:bool=True, max_rotate:float=10., max_zoom:float=1.1, max_l
     return aug_transforms(do_flip=flip, flip_vert=False, max_rotate=max_rotate, max_zoom=max_zoom,
                           max_lighting=max_lighting, max_warp=0.)
 
-# %% ../nbs/02_data.ipynb #72d69632
+# %% ../nbs/02_data.ipynb #0fd64ace
 def cxr_datablock(files:pd.DataFrame, # usable files (`DataReport.files`); rows with split 'train' and 'val' are used
                   size:int=224, # training resolution
                   norm_stats:tuple|None=None, # (mean, std) per channel; `None` for ImageNet's
@@ -257,7 +257,7 @@ def cxr_datablock(files:pd.DataFrame, # usable files (`DataReport.files`); rows 
                      item_tfms=cxr_item_tfms(size, resize),
                      batch_tfms=(cxr_aug_tfms(flip) if augment else []) + [Normalize.from_stats(*stats)])
 
-# %% ../nbs/02_data.ipynb #f7b3154a
+# %% ../nbs/02_data.ipynb #d33bf4cd
 def cxr_dataloaders(source:str|Path|DataReport, # dataset path (checked with `check_dataset`) or a report
                     size:int=224, bs:int=32, norm_stats:tuple|None=None, resize:str='squish', flip:bool=True,
                     augment:bool=True, num_workers:int|None=None, seed:int=42, device=None, **kwargs):
@@ -269,7 +269,7 @@ def cxr_dataloaders(source:str|Path|DataReport, # dataset path (checked with `ch
     nw = ifnone(num_workers, 0 if os.name == 'nt' else min(8, os.cpu_count() or 1))
     return dblock.dataloaders(files, bs=bs, num_workers=nw, seed=seed, device=device, **kwargs)
 
-# %% ../nbs/02_data.ipynb #7eb333e4
+# %% ../nbs/02_data.ipynb #8ee96d54
 def split_files(report:DataReport, split:str='test')->pd.DataFrame:
     "The usable rows of one split"
     return report.files[report.files.split == split].reset_index(drop=True)

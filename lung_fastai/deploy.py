@@ -9,7 +9,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/deploy.html.md"""
 __all__ = ['decode_image_b64', 'LungCXRModel', 'log_pyfunc', 'register_run', 'serve_command', 'sys_executable', 'serve_env',
            'invocation_body', 'export_onnx', 'OnnxPredictor', 'resolve_model_dir']
 
-# %% ../nbs/10a_deploy.ipynb #c77c2f8e
+# %% ../nbs/10a_deploy.ipynb #e55b3ef6
 import base64, binascii, contextlib, io, json, os, shutil, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -17,7 +17,7 @@ from .core import *
 from .inference import Predictor, read_spec, ModelFileError
 from .tracking import default_tracking_uri
 
-# %% ../nbs/10a_deploy.ipynb #7f198a6d
+# %% ../nbs/10a_deploy.ipynb #4c6fa06d
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -31,7 +31,7 @@ def decode_image_b64(s, row:int, max_bytes:int)->bytes:
     try: return base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError): raise _bad(f"row {row}: `image` is not valid base64") from None
 
-# %% ../nbs/10a_deploy.ipynb #000d6f5b
+# %% ../nbs/10a_deploy.ipynb #4aed50fa
 class LungCXRModel(mlflow.pyfunc.PythonModel):
     "MLflow pyfunc over a lung_fastai run folder (safetensors + JSON): image bytes or paths in, class probabilities out"
     def load_context(self, context):
@@ -49,7 +49,7 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         probs = self.predictor.predict_batch(torch.stack(xs)).numpy() if xs else np.zeros((0, len(self.predictor.classes)))
         return pd.DataFrame([self.predictor._row('', p, '') for p in probs]).drop(columns=['path', 'error'])
 
-# %% ../nbs/10a_deploy.ipynb #d070dbbb
+# %% ../nbs/10a_deploy.ipynb #2ca02b2a
 _MODEL_CODE = '''import mlflow
 from lung_fastai.deploy import LungCXRModel
 mlflow.models.set_model(LungCXRModel())
@@ -62,7 +62,7 @@ def _signature(classes):
     outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
-# %% ../nbs/10a_deploy.ipynb #c966a4a6
+# %% ../nbs/10a_deploy.ipynb #57873675
 def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
     "Log a run folder's model as a pyfunc in the active MLflow run (optionally registering it); returns the ModelInfo"
     run_dir, spec = Path(run_dir), read_spec(run_dir)
@@ -76,7 +76,7 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
                                            signature=_signature(spec['classes']), registered_model_name=registered_name,
                                            pip_requirements=['lung_fastai', 'torch', 'torchvision', 'timm', 'fastai', 'safetensors'])
 
-# %% ../nbs/10a_deploy.ipynb #0d4cefef
+# %% ../nbs/10a_deploy.ipynb #8c92a8d7
 def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:str|None=None)->dict:
     "Register a run folder's model in the MLflow model registry; returns name, version, alias and model URI"
     run_dir = Path(run_dir); read_spec(run_dir)
@@ -90,7 +90,7 @@ def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:s
     if alias: mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
     return dict(name=name, version=version, alias=alias, model_uri=f'models:/{name}@{alias}' if alias else f'models:/{name}/{version}')
 
-# %% ../nbs/10a_deploy.ipynb #c78acba0
+# %% ../nbs/10a_deploy.ipynb #966fe2bd
 def serve_command(model_uri:str, port:int, host:str='127.0.0.1')->list:
     "The `mlflow models serve` command line for a registered model (in the current environment)"
     return [sys_executable(), '-m', 'mlflow', 'models', 'serve', '-m', model_uri, '--env-manager', 'local', '-h', host, '-p', str(port)]
@@ -108,7 +108,7 @@ def invocation_body(images:list)->bytes:
     enc = [base64.b64encode(i if isinstance(i, bytes) else Path(i).read_bytes()).decode() for i in images]
     return json.dumps({'dataframe_split': {'columns': ['image'], 'data': [[e] for e in enc]}}).encode()
 
-# %% ../nbs/10a_deploy.ipynb #2c1f0033
+# %% ../nbs/10a_deploy.ipynb #fafddaf2
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
     "Export a run's model to ONNX (probabilities out, dynamic batch), verified against PyTorch"
     pred = Predictor(run_dir, device='cpu')
@@ -127,23 +127,19 @@ def _ort_run(path, x:np.ndarray)->np.ndarray:
     import onnxruntime as ort
     return ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'image': x.astype(np.float32)})[0]
 
-# %% ../nbs/10a_deploy.ipynb #ee36ae73
+# %% ../nbs/10a_deploy.ipynb #e8c0d2c2
 class OnnxPredictor(Predictor):
     "A `Predictor` that runs `<run>/model.onnx` with ONNX Runtime (same preprocessing, no PyTorch model)"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
         import onnxruntime as ort
-        from fastai.vision.all import Resize
-        from lung_fastai.data import RESIZE_METHODS
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         path = Path(onnx_path or self.run_dir/'model.onnx')
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
-        self.session, self.classes = ort.InferenceSession(str(path), providers=['CPUExecutionProvider']), self.spec['classes']
-        self._resize = Resize(self.spec['image_size'], **RESIZE_METHODS[self.spec['resize']])
-        mean, std = self.spec['norm_stats']
-        self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+        self.session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+        self._init_preprocessing()
     def predict_batch(self, x): return torch.from_numpy(self.session.run(None, {'image': x.numpy().astype(np.float32)})[0])
 
-# %% ../nbs/10a_deploy.ipynb #89a6a726
+# %% ../nbs/10a_deploy.ipynb #7e918315
 def resolve_model_dir(ref:str|Path, tracking_uri:str|None=None)->Path:
     "A local folder with model.json + model.safetensors for a run folder or an MLflow model URI"
     if not str(ref).startswith(('models:/', 'runs:/')): return Path(ref)

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 # %% auto #0
 __all__ = ['ModelFileError', 'read_spec', 'build_model', 'load_run_model', 'Predictor', 'load_pickled_learner']
 
-# %% ../nbs/06_inference.ipynb #e64501fb
+# %% ../nbs/06_inference.ipynb #ce3a3346
 import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -21,7 +21,7 @@ from .data import *
 from .data import RESIZE_METHODS
 from .models import cxr_metrics, prune_unused_head
 
-# %% ../nbs/06_inference.ipynb #fd3ae892
+# %% ../nbs/06_inference.ipynb #3425bd8e
 class ModelFileError(ValueError):
     "A run folder or model file that cannot be loaded"
 
@@ -34,7 +34,7 @@ def read_spec(run_dir:str|Path)->dict:
     if spec.get('format') != 'lung_fastai.model/1': raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
     return spec
 
-# %% ../nbs/06_inference.ipynb #6cad9ce4
+# %% ../nbs/06_inference.ipynb #a67e6513
 def build_model(spec:dict)->torch.nn.Module:
     "The network described by `spec`, with random weights (timm body + fastai head)"
     model, _ = create_timm_model(spec['timm_arch'], len(spec['classes']), pretrained=False, **spec['head'])
@@ -48,7 +48,7 @@ def load_run_model(run_dir:str|Path)->tuple:
     model.load_state_dict(load_file(str(Path(run_dir)/'model.safetensors')))
     return model.eval(), spec
 
-# %% ../nbs/06_inference.ipynb #baa83969
+# %% ../nbs/06_inference.ipynb #68de4708
 class Predictor:
     "A trained model loaded from a run folder, with its preprocessing"
     def __init__(self, run_dir:str|Path, device=None):
@@ -56,12 +56,16 @@ class Predictor:
         self.model, self.spec = load_run_model(run_dir)
         self.device = torch.device(device or default_device())
         self.model.to(self.device)
+        self._init_preprocessing()
+
+    def _init_preprocessing(self):
+        "Classes, resize and normalization from `self.spec`: the preprocessing the run was trained with"
         self.classes = self.spec['classes']
         self._resize = Resize(self.spec['image_size'], **RESIZE_METHODS[self.spec['resize']])
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
 
-# %% ../nbs/06_inference.ipynb #f155e11c
+# %% ../nbs/06_inference.ipynb #b11bfb44
 from fastcore.basics import patch
 
 @patch
@@ -76,7 +80,7 @@ def predict_batch(self:Predictor, x:torch.Tensor)->torch.Tensor:
     "Class probabilities for a preprocessed batch"
     with torch.inference_mode(): return torch.softmax(self.model(x.to(self.device)).float(), dim=1).cpu()
 
-# %% ../nbs/06_inference.ipynb #70a77144
+# %% ../nbs/06_inference.ipynb #027d86be
 def _safe_preprocess(pred, p):
     try: return pred.preprocess(p), ''
     except Exception as e: return None, f'{type(e).__name__}: {e}'
@@ -99,7 +103,7 @@ def _row(self:Predictor, path, probs, error):
     i = int(probs.argmax())
     return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)}, error='')
 
-# %% ../nbs/06_inference.ipynb #23ad695a
+# %% ../nbs/06_inference.ipynb #d9830ef4
 @patch
 def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->Learner:
     "A fastai `Learner` whose validation set is the labelled `files` (columns path, label)"
@@ -109,7 +113,7 @@ def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->L
     dls = dblock.dataloaders(files, bs=bs, num_workers=num_workers, device=self.device)
     return Learner(dls, self.model, loss_func=CrossEntropyLossFlat(), metrics=cxr_metrics())
 
-# %% ../nbs/06_inference.ipynb #4a0f944a
+# %% ../nbs/06_inference.ipynb #6472d25b
 def load_pickled_learner(path:str|Path, trust:bool=False):
     "Load a fastai `export.pkl` — only with `trust=True`, since unpickling can run arbitrary code"
     if not trust:

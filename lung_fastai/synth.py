@@ -7,14 +7,14 @@ Docs: https://lung-fastai.github.io/lung_fastai/synth.html.md"""
 # %% auto #0
 __all__ = ['PATTERNS', 'SPLITS', 'DATASET_DIR', 'phantom', 'make_phantoms', 'mask_path']
 
-# %% ../nbs/01_synth.ipynb #dd911416
+# %% ../nbs/01_synth.ipynb #c05a454f
 import json
 from pathlib import Path
 import numpy as np
 from PIL import Image
 from .core import *
 
-# %% ../nbs/01_synth.ipynb #b471cb19
+# %% ../nbs/01_synth.ipynb #996769f1
 def _grid(h, w): return np.meshgrid(np.linspace(0, 1, w), np.linspace(0, 1, h))
 
 def _ellipse(xx, yy, cx, cy, rx, ry, soft=0.0):
@@ -22,7 +22,7 @@ def _ellipse(xx, yy, cx, cy, rx, ry, soft=0.0):
     d = np.sqrt(((xx-cx)/rx)**2 + ((yy-cy)/ry)**2)
     return (d <= 1).astype(np.float32) if soft == 0 else np.clip((1 + soft - d)/soft, 0, 1).astype(np.float32)
 
-# %% ../nbs/01_synth.ipynb #fc193569
+# %% ../nbs/01_synth.ipynb #4ec652b2
 def _lungs(xx, yy, rng):
     "Left and right lung field maps and their centres, jittered per image"
     jit = lambda: rng.uniform(-0.02, 0.02)
@@ -38,7 +38,7 @@ def _anatomy(xx, yy, rng):
     ribs = (np.sin((yy + 0.15*np.abs(xx-0.5))*np.pi*14 + rng.uniform(0, np.pi)) > 0.75).astype(np.float32)
     return img + 0.08*ribs*lungs, lungs, centres
 
-# %% ../nbs/01_synth.ipynb #8855802f
+# %% ../nbs/01_synth.ipynb #4544d913
 def _consolidation(xx, yy, centres, rng):
     cx, cy = centres[rng.integers(2)]
     return 0.5*_ellipse(xx, yy, cx + rng.uniform(-0.03, 0.03), cy + rng.uniform(0.12, 0.17), 0.09, 0.08, soft=0.3)
@@ -67,7 +67,7 @@ def _reticular_haze(xx, yy, centres, rng):
 PATTERNS = {'Bacterial Pneumonia': _consolidation, 'Corona Virus Disease': _peripheral_patches, 'Normal': None,
             'Tuberculosis': _cavities, 'Viral Pneumonia': _reticular_haze}
 
-# %% ../nbs/01_synth.ipynb #aec4a93e
+# %% ../nbs/01_synth.ipynb #7a5c6e2e
 def phantom(cls:str, # class folder name, one of `CLASSES`
             size:int|tuple=128, # side in pixels, or (height, width)
             rng:np.random.Generator|int=0, # random generator or seed
@@ -82,7 +82,7 @@ def phantom(cls:str, # class folder name, one of `CLASSES`
     img = img + lesion + rng.normal(0, noise, img.shape)
     return np.clip(img, 0, 1).astype(np.float32), lesion > 0.05
 
-# %% ../nbs/01_synth.ipynb #3388852e
+# %% ../nbs/01_synth.ipynb #56293101
 SPLITS = ('train', 'val', 'test')
 DATASET_DIR = 'Lung Disease Dataset'
 
@@ -94,7 +94,7 @@ def _save_cxr(img:np.ndarray, path:Path, fmt:str):
 
 def _fmt(i): return 'png16' if i % 7 == 6 else 'jpg' if i % 3 == 2 else 'png'
 
-# %% ../nbs/01_synth.ipynb #c7d7c271
+# %% ../nbs/01_synth.ipynb #46cf465b
 def make_phantoms(out:str|Path, # folder to create the dataset in
                   per_class:int=20, # images per class in train; val and test get a quarter each (at least 2)
                   size:int=128, # nominal image side in pixels
@@ -117,7 +117,7 @@ def make_phantoms(out:str|Path, # folder to create the dataset in
     atomic_write_text(out/'phantoms.json', json.dumps(info, indent=2))
     return out/DATASET_DIR
 
-# %% ../nbs/01_synth.ipynb #25316388
+# %% ../nbs/01_synth.ipynb #55525b52
 def mask_path(img_path:str|Path)->Path:
     "The lesion mask saved by `make_phantoms` for the phantom image at `img_path`"
     p = Path(img_path)

@@ -9,7 +9,7 @@ __all__ = ['METRIC_NAMES', 'StageLRs', 'norm_param_names', 'rng_state', 'set_rng
            'load_checkpoint', 'save_weights', 'is_main_process', 'is_distributed', 'in_lr_find', 'RunFolder',
            'model_spec', 'save_model', 'RestoreRNG', 'train', 'distributed_ctx', 'InterruptAfter']
 
-# %% ../nbs/05_train.ipynb #ba8776ea
+# %% ../nbs/05_train.ipynb #93e3fbb7
 import csv, json, os, random, time, warnings
 from contextlib import nullcontext
 from dataclasses import replace
@@ -29,7 +29,7 @@ from .data import *
 from .preprocess import dataset_fingerprint, audit_leakage, drop_leaks
 from .models import *
 
-# %% ../nbs/05_train.ipynb #83ae22f3
+# %% ../nbs/05_train.ipynb #bf4ac1d7
 class StageLRs(Callback):
     "Records each parameter group's learning rate per batch, by stage"
     order = 51
@@ -38,7 +38,7 @@ class StageLRs(Callback):
     def after_batch(self):
         if self.training: self.lrs[getattr(self.learn, 'stage', 0)].append([h['lr'] for h in self.opt.hypers])
 
-# %% ../nbs/05_train.ipynb #a17ccebe
+# %% ../nbs/05_train.ipynb #b28e8e3e
 def _stage2_scheds(learn, schedule, epochs):
     lr_max = np.array([h['lr'] for h in learn.opt.hypers])
     if schedule == 'cosine': return [ParamScheduler({'lr': SchedCos(lr_max, lr_max/1e3)})]
@@ -52,7 +52,7 @@ def _freeze_to(learn, n:int, resuming:bool):
     if resuming: learn.opt.freeze_to(n)  # `Learner.freeze_to` would also clear the optimizer state
     else: learn.freeze_to(n)
 
-# %% ../nbs/05_train.ipynb #693dbb04
+# %% ../nbs/05_train.ipynb #875a0d04
 @patch
 def fit_two_stage(self:Learner,
                   freeze_epochs:int, # stage 1 epochs (head only)
@@ -77,14 +77,14 @@ def fit_two_stage(self:Learner,
     self.opt.set_hyper('lr', _lr_spec(lr, body_lr_div))
     self.fit(epochs, _lr_spec(lr, body_lr_div), cbs=_stage2_scheds(self, schedule, epochs) + list(stage2_cbs or []), start_epoch=s2_start)
 
-# %% ../nbs/05_train.ipynb #e05b7bb1
+# %% ../nbs/05_train.ipynb #131a9d84
 def norm_param_names(model)->set:
     "Names of the parameters that belong to normalization layers (trainable in stage 1 with `train_bn`)"
     from fastai.torch_core import norm_types
     return {f'{mn}.{pn}' if mn else pn for mn, m in model.named_modules() if isinstance(m, norm_types)
             for pn, _ in m.named_parameters(recurse=False)}
 
-# %% ../nbs/05_train.ipynb #cb44a470
+# %% ../nbs/05_train.ipynb #9a4229f9
 def _np_state():
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     return dict(name=name, keys=torch.from_numpy(keys.astype(np.int64)), pos=pos, has_gauss=has_gauss, gauss=gauss)
@@ -100,7 +100,7 @@ def set_rng_state(learn, s:dict):
     random.setstate(s['python']); torch.set_rng_state(s['torch']); _train_dl(learn).rng.setstate(s['dl'])
     n = s['numpy']; np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
 
-# %% ../nbs/05_train.ipynb #2ff97984
+# %% ../nbs/05_train.ipynb #4e1be986
 def _plain(o):
     "Optimizer state with NumPy scalars turned into Python numbers, so it loads with `weights_only=True`"
     if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
@@ -121,13 +121,13 @@ def load_checkpoint(path:Path)->dict:
     "A checkpoint written by `save_checkpoint` (tensors and plain values only: no code is unpickled)"
     return torch.load(path, map_location='cpu', weights_only=True)
 
-# %% ../nbs/05_train.ipynb #d984545b
+# %% ../nbs/05_train.ipynb #22c03b84
 def save_weights(model, path:Path, metadata:dict|None=None):
     "The model's weights as safetensors, atomically"
     sd = {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
     with atomic_path(path) as tmp: save_file(sd, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
 
-# %% ../nbs/05_train.ipynb #15e5060d
+# %% ../nbs/05_train.ipynb #d79961dc
 def is_main_process()->bool:
     "True unless this is a non-zero rank of a distributed run (torchrun, `accelerate launch`, `notebook_launcher`)"
     return int(os.environ.get('RANK', '0')) == 0
@@ -157,7 +157,7 @@ class RunFolder(Callback):
         save_checkpoint(self.learn, self.run_dir/'checkpoints'/'last.pt', self.cur_stage, self.epoch + 1)
         self._maybe_best(row)
 
-# %% ../nbs/05_train.ipynb #3d8db5ab
+# %% ../nbs/05_train.ipynb #344180cd
 @patch
 def _row(self:RunFolder):
     names = self.recorder.metric_names[1:-1]   # drop 'epoch' and 'time'
@@ -172,7 +172,7 @@ def _append_csv(self:RunFolder, row:dict):
     lines.append(','.join(str(v) for v in row.values()) + '\n')
     atomic_write_text(f, ''.join(lines))
 
-# %% ../nbs/05_train.ipynb #bb424df5
+# %% ../nbs/05_train.ipynb #2574e6fc
 @patch
 def _maybe_best(self:RunFolder, row:dict):
     key = METRIC_NAMES.get(self.monitor, self.monitor)
@@ -183,7 +183,7 @@ def _maybe_best(self:RunFolder, row:dict):
     save_weights(self.model, self.run_dir/'checkpoints'/'best.safetensors')
     atomic_write_text(self.run_dir/'checkpoints'/'best.json', json.dumps(dict(stage=self.cur_stage, epoch=self.epoch + 1, **{self.monitor: v})))
 
-# %% ../nbs/05_train.ipynb #496f6001
+# %% ../nbs/05_train.ipynb #32d1a127
 def model_spec(learn, cfg:TrainConfig, report:DataReport|None=None)->dict:
     "Everything needed to rebuild the model and preprocess an image for it"
     b = get_backbone(cfg.arch)
@@ -201,7 +201,7 @@ def save_model(learn, run_dir:Path, cfg:TrainConfig, report=None)->Path:
     atomic_write_text(run_dir/'model.json', json.dumps(model_spec(learn, cfg, report), indent=2))
     return run_dir
 
-# %% ../nbs/05_train.ipynb #2c751f3e
+# %% ../nbs/05_train.ipynb #3ade749f
 def _new_run_dir(cfg:TrainConfig)->Path:
     return Path(cfg.out) if cfg.out else runs_home()/f"{cfg.arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -210,7 +210,7 @@ def _stage2_cbs(cfg:TrainConfig):
     key = METRIC_NAMES.get(cfg.monitor, cfg.monitor)
     return [EarlyStoppingCallback(monitor=key, patience=cfg.patience, comp=np.less if 'loss' in key else np.greater)]
 
-# %% ../nbs/05_train.ipynb #4c0aff08
+# %% ../nbs/05_train.ipynb #4b24dc1a
 class RestoreRNG(Callback):
     "Puts the saved random states back at the start of the first epoch that actually runs after resuming"
     order = 75  # after SkipToEpoch
@@ -219,7 +219,7 @@ class RestoreRNG(Callback):
         if self.state is not None and (self.learn.stage, self.epoch) == (self.resume_stage, self.resume_epoch):
             set_rng_state(self.learn, self.state); self.state = None
 
-# %% ../nbs/05_train.ipynb #4915ea27
+# %% ../nbs/05_train.ipynb #11281577
 def _trim_metrics(run_dir:Path, stage:int, epoch:int):
     "Drop metrics rows written after the checkpoint (a kill between the two writes)"
     f = run_dir/'metrics.csv'
@@ -240,7 +240,7 @@ def _restore(learn, run_dir:Path, freeze_epochs:int):
     learn.run_folder.best = json.loads(best.read_text())[learn.cfg.monitor] if best.exists() else None
     return start
 
-# %% ../nbs/05_train.ipynb #98ab1060
+# %% ../nbs/05_train.ipynb #1d83c110
 def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
           report:DataReport|None=None, # a validated dataset; default: `check_dataset(resolve_dataset(cfg.data))`
           resume:bool=False, # continue the run in `cfg.out` from its last checkpoint
@@ -276,7 +276,7 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
     _end(trackers, 'FINISHED', run_dir)
     return learn
 
-# %% ../nbs/05_train.ipynb #8d742528
+# %% ../nbs/05_train.ipynb #9961d364
 def _config_trackers(learn, cfg, run_dir, report)->list:
     "The trackers `cfg.track` asks for (see `lung_fastai.tracking`), added to `learn`"
     if not cfg.track: return []
@@ -291,14 +291,14 @@ def _end(trackers, status, run_dir):
         try: t.finish(status, run_dir)
         except Exception as e: warnings.warn(f'{type(t).__name__}.finish failed: {e}')
 
-# %% ../nbs/05_train.ipynb #a2c77cce
+# %% ../nbs/05_train.ipynb #c63eb08e
 def _finish(learn, cfg, report, run_dir):
     "Restore the best epoch's weights (if any) and save the final model"
     best = run_dir/'checkpoints'/'best.safetensors'
     if best.exists(): learn.model.load_state_dict(load_file(str(best)))
     save_model(learn, run_dir, cfg, report)
 
-# %% ../nbs/05_train.ipynb #dd871fd4
+# %% ../nbs/05_train.ipynb #d886b190
 def _patch_distributed_dl():
     from fastai.distributed import DistributedDL
     @patch
@@ -316,7 +316,7 @@ def distributed_ctx(learn):
     on_gpu = torch.cuda.is_available()
     return learn.distrib_ctx(sync_bn=on_gpu, cpu=not on_gpu)
 
-# %% ../nbs/05_train.ipynb #b8911aa7
+# %% ../nbs/05_train.ipynb #fc276c89
 class InterruptAfter(Callback):
     "Raise `KeyboardInterrupt` after epoch `epoch` (1-based) of `stage`: a stand-in for Ctrl-C in tests and demos"
     order = 90

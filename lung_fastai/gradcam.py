@@ -10,7 +10,7 @@ __all__ = ['CAM_METHODS', 'cam_target_layer', 'compute_cams', 'cam_to_original',
            'pointing_hit', 'centre_prior', 'input_masks', 'localization', 'randomization_check', 'gradcam_run',
            'gradcam_files']
 
-# %% ../nbs/08_gradcam.ipynb #cff0781e
+# %% ../nbs/08_gradcam.ipynb #17b34777
 import copy, json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -25,7 +25,7 @@ from .data import *
 from .models import get_backbone
 from .inference import Predictor
 
-# %% ../nbs/08_gradcam.ipynb #b2d0a1bb
+# %% ../nbs/08_gradcam.ipynb #296b342c
 def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
     "The layer Grad-CAM reads for a fastai timm model of `family` (convnextv2 | efficientnetv2 | regnety)"
     body = model[0].model
@@ -34,7 +34,7 @@ def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
     if family == 'regnety': return body.s4
     raise ValueError(f"No Grad-CAM target layer known for family {family!r}")
 
-# %% ../nbs/08_gradcam.ipynb #d064c363
+# %% ../nbs/08_gradcam.ipynb #4eba57f1
 CAM_METHODS = {'gradcam': GradCAM, 'gradcam++': GradCAMPlusPlus}
 
 class _grad_enabled:
@@ -48,7 +48,7 @@ class _grad_enabled:
         for p, f in zip(self.model.parameters(), self.flags): p.requires_grad_(f)
         self.model.train(self.training)
 
-# %% ../nbs/08_gradcam.ipynb #2699a288
+# %% ../nbs/08_gradcam.ipynb #12ab3e7c
 def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, H, W)
                  layer, # the target layer (see `cam_target_layer`)
                  targets:list|None=None, # class index per image; `None` for the predicted class
@@ -63,7 +63,7 @@ def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, 
             out.append(cam(input_tensor=x[s:s+bs], targets=[ClassifierOutputTarget(int(t)) for t in targets[s:s+bs]]))
     return np.concatenate(out)
 
-# %% ../nbs/08_gradcam.ipynb #bac7b652
+# %% ../nbs/08_gradcam.ipynb #e462a44b
 from fastcore.basics import patch
 
 @patch
@@ -74,7 +74,7 @@ def cams(self:Predictor, paths:list, targets:list|None=None, method:str='gradcam
     probs = self.predict_batch(x).numpy()
     return compute_cams(self.model.cpu(), x, layer, targets, method, bs), probs
 
-# %% ../nbs/08_gradcam.ipynb #b0facdce
+# %% ../nbs/08_gradcam.ipynb #a6c311c6
 def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     "A model-input heatmap mapped onto the original image's pixel grid"
     w, h = orig_wh
@@ -87,7 +87,7 @@ def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     out = np.zeros((h, w), np.float32); m = min(w, h); x0, y0 = (w - m)//2, (h - m)//2   # crop: central square
     out[y0:y0+m, x0:x0+m] = up(cam, (m, m)); return out
 
-# %% ../nbs/08_gradcam.ipynb #abc9077d
+# %% ../nbs/08_gradcam.ipynb #4bbd2214
 def overlay(path:str|Path, cam:np.ndarray, resize:str='squish', image_weight:float=0.55)->np.ndarray:
     "The original X-ray at `path` with `cam` as a colour heatmap, as an RGB uint8 array"
     img = np.asarray(load_cxr(path), dtype=np.float32)/255
@@ -102,7 +102,7 @@ def cam_grid(paths:list, cams:np.ndarray, titles:list, resize:str='squish', ncol
     for ax, p, c, t in zip(axs.flat, paths, cams, titles): ax.imshow(overlay(p, c, resize)); ax.set_title(t, fontsize=8)
     fig.tight_layout(); return fig
 
-# %% ../nbs/08_gradcam.ipynb #8cd04891
+# %% ../nbs/08_gradcam.ipynb #32c67942
 def energy_in_mask(cam:np.ndarray, mask:np.ndarray)->float:
     "Share of the heatmap's mass inside `mask`"
     return float((cam*mask).sum()/max(cam.sum(), 1e-12))
@@ -115,7 +115,7 @@ def centre_prior(h:int, w:int)->np.ndarray:
     yy, xx = np.mgrid[:h, :w]
     return np.exp(-(((xx - w/2)**2)/(2*(w/4)**2) + ((yy - h/2)**2)/(2*(h/4)**2)))
 
-# %% ../nbs/08_gradcam.ipynb #3028b625
+# %% ../nbs/08_gradcam.ipynb #8176bb04
 def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
     "Lesion masks resized exactly as the images were (the run's resize), as booleans at the model's input size"
     from fastai.vision.all import PILMask, Resize
@@ -130,7 +130,7 @@ def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     return pd.DataFrame({k: dict(energy=np.mean([energy_in_mask(c, m) for c, m in zip(v, masks)]),
                                  pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)])) for k, v in maps.items()}).T
 
-# %% ../nbs/08_gradcam.ipynb #b2686ec2
+# %% ../nbs/08_gradcam.ipynb #7cec7724
 def _reinit(module:torch.nn.Module, seed:int):
     torch.manual_seed(seed)
     for m in module.modules():
@@ -151,7 +151,7 @@ def randomization_check(model, x:torch.Tensor, family:str, targets:list, seed:in
         rows.append(dict(randomized=name, spearman=float(np.nanmean(rho))))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_gradcam.ipynb #980dc402
+# %% ../nbs/08_gradcam.ipynb #a06f3ca9
 def _masks_for(paths):
     from lung_fastai.synth import mask_path
     mp = [mask_path(p) for p in paths]
@@ -179,7 +179,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
 def _save_png(arr, path):
     with atomic_path(path) as tmp: Image.fromarray(arr).save(tmp, format='PNG')
 
-# %% ../nbs/08_gradcam.ipynb #0f9b2ea8
+# %% ../nbs/08_gradcam.ipynb #29795c22
 def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam', bs:int=16)->pd.DataFrame:
     "Overlays and a predictions CSV for arbitrary image files; unreadable files get an error row"
     pred, out = Predictor(run_dir, device='cpu'), Path(out)

@@ -8,9 +8,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 # %% auto #0
 __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics', 'bootstrap_ci',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
-           'run_probs', 'evaluate_run', 'model_card', 'write_report']
+           'run_probs', 'run_dataset', 'evaluate_run', 'model_card', 'write_report']
 
-# %% ../nbs/07_evaluate.ipynb #0351d8ae
+# %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, html, io, json
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from .data import *
 from .inference import Predictor
 from .preprocess import audit_leakage, leakage_counts
 
-# %% ../nbs/07_evaluate.ipynb #96b96223
+# %% ../nbs/07_evaluate.ipynb #d51a35bc
 def confusion(y_true, y_pred, n_classes:int)->np.ndarray:
     "Confusion matrix, rows = true class, columns = predicted class"
     cm = np.zeros((n_classes, n_classes), dtype=int)
@@ -39,7 +39,7 @@ def per_class_counts(cm:np.ndarray)->pd.DataFrame:
     tp = np.diag(cm); fn = cm.sum(1) - tp; fp = cm.sum(0) - tp
     return pd.DataFrame(dict(tp=tp, fn=fn, fp=fp, tn=cm.sum() - tp - fn - fp))
 
-# %% ../nbs/07_evaluate.ipynb #17749428
+# %% ../nbs/07_evaluate.ipynb #0b7ac5f7
 def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
     "Sensitivity, specificity, PPV, NPV, F1, ROC-AUC and PR-AUC for each class (one-vs-rest)"
     y_true, probs = np.asarray(y_true), np.asarray(probs)
@@ -54,7 +54,7 @@ def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
                          pr_auc=average_precision_score(pos, probs[:, i]) if both else float('nan')))
     return pd.DataFrame(rows).set_index('cls')
 
-# %% ../nbs/07_evaluate.ipynb #b56b8824
+# %% ../nbs/07_evaluate.ipynb #ca75dc19
 def ece(y_true, probs:np.ndarray, n_bins:int=15)->float:
     "Expected calibration error with `n_bins` equal-width confidence bins"
     conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
@@ -66,7 +66,7 @@ def brier(y_true, probs:np.ndarray)->float:
     onehot = np.eye(probs.shape[1])[np.asarray(y_true)]
     return float(((probs - onehot)**2).sum(1).mean())
 
-# %% ../nbs/07_evaluate.ipynb #c28a70a6
+# %% ../nbs/07_evaluate.ipynb #011f9031
 def headline_metrics(y_true, probs:np.ndarray)->dict:
     "Accuracy, balanced accuracy, macro-F1, macro ROC-AUC, ECE and Brier score"
     y_true, probs = np.asarray(y_true), np.asarray(probs)
@@ -76,7 +76,7 @@ def headline_metrics(y_true, probs:np.ndarray)->dict:
                 macro_f1=float(pc.f1[present].fillna(0).mean()), macro_roc_auc=float(pc.roc_auc[present].mean()),
                 ece=ece(y_true, probs), brier=brier(y_true, probs))
 
-# %% ../nbs/07_evaluate.ipynb #a16cffca
+# %% ../nbs/07_evaluate.ipynb #9ea25021
 def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:float=0.05)->pd.DataFrame:
     "Point estimate and stratified-bootstrap confidence interval of each headline metric"
     y_true, probs, rng = np.asarray(y_true), np.asarray(probs), np.random.default_rng(seed)
@@ -88,7 +88,7 @@ def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:fl
     s = pd.DataFrame(samples)
     return pd.DataFrame(dict(value=pd.Series(headline_metrics(y_true, probs)), lo=s.quantile(alpha/2), hi=s.quantile(1 - alpha/2)))
 
-# %% ../nbs/07_evaluate.ipynb #b97046fc
+# %% ../nbs/07_evaluate.ipynb #c80745cd
 def _nll(logits, y, t): return float(-torch.log_softmax(torch.as_tensor(logits)/t, 1)[torch.arange(len(y)), torch.as_tensor(y)].mean())
 
 def fit_temperature(logits:np.ndarray, y_true)->float:
@@ -100,7 +100,7 @@ def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
     "Calibrated probabilities"
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
 
-# %% ../nbs/07_evaluate.ipynb #c3ef8005
+# %% ../nbs/07_evaluate.ipynb #a608754f
 def _short(c): return display_name(c) if c in CLASSES else str(c)
 
 def plot_confusion(cm:np.ndarray, classes:list):
@@ -114,7 +114,7 @@ def plot_confusion(cm:np.ndarray, classes:list):
         ax.set_yticks(range(len(classes)), [_short(c) for c in classes]); ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
     fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #3a88ae39
+# %% ../nbs/07_evaluate.ipynb #03e24be6
 def plot_roc(y_true, probs:np.ndarray, classes:list):
     "One-vs-rest ROC curve per class with its AUC"
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -135,7 +135,7 @@ def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):
         ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-', label=f'{name} (ECE {ece(y_true, probs):.3f})')
     ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.legend(); fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #96de50e8
+# %% ../nbs/07_evaluate.ipynb #84b54c56
 def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, k:int=9):
     "The `k` test images with the highest loss: image, true class, predicted class and its probability"
     loss = -np.log(np.clip(probs[np.arange(len(probs)), y_true], 1e-12, 1))
@@ -149,7 +149,7 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
         ax.set_title(f'true {_short(classes[y_true[i]])}\npred {_short(classes[p])} ({probs[i, p]:.2f})', fontsize=9)
     fig.tight_layout(); return fig
 
-# %% ../nbs/07_evaluate.ipynb #5200a5fa
+# %% ../nbs/07_evaluate.ipynb #f76ca5a0
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:
     "(probabilities, integer labels) of labelled `files` under the run's model"
     learn = pred.learner(files, bs=bs)
@@ -158,11 +158,13 @@ def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tu
         probs, y = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
     return probs.float().numpy(), y.numpy()
 
-def _run_data(run_dir:Path, data):
+def run_dataset(run_dir:str|Path, data=None)->DataReport:
+    "The validated dataset of a run: `data` if given, else the `data` its config.yaml recorded, else the usual resolution"
+    run_dir = Path(run_dir)
     cfg = load_config(run_dir/'config.yaml') if (run_dir/'config.yaml').exists() else TrainConfig()
     return check_dataset(resolve_dataset(data or cfg.data))
 
-# %% ../nbs/07_evaluate.ipynb #0939b99d
+# %% ../nbs/07_evaluate.ipynb #1c84c2fc
 def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,
@@ -170,7 +172,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
                  audit:bool=True)->dict: # include the leakage audit (duplicates across splits) in the report
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
     run_dir = Path(run_dir); out = run_dir/'eval'
-    pred, report = Predictor(run_dir), report or _run_data(run_dir, data)
+    pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
     files, val = split_files(report, split), split_files(report, 'val')
     if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
     probs, y = run_probs(pred, files, tta)
@@ -183,7 +185,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     write_report(run_dir, res, report)
     return res
 
-# %% ../nbs/07_evaluate.ipynb #7a1d7b28
+# %% ../nbs/07_evaluate.ipynb #9c497c80
 def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
     ci = bootstrap_ci(y, probs, n_boot, seed)
     return dict(split=split, tta=tta, n_images=int(len(y)), classes=pred.classes, temperature=t,
@@ -203,7 +205,7 @@ def _save_fig(fig, path:Path):
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')
     plt.close(fig)
 
-# %% ../nbs/07_evaluate.ipynb #2bf82340
+# %% ../nbs/07_evaluate.ipynb #3fb533bd
 def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     figs = out/'figures'
     _save_fig(plot_confusion(np.array(res['confusion']), pred.classes), figs/'confusion.png')
@@ -214,7 +216,7 @@ def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     atomic_write_text(out/'predictions.csv', df.to_csv(index=False))
     atomic_write_text(out/'metrics.json', json.dumps(res, indent=2))
 
-# %% ../nbs/07_evaluate.ipynb #d86c669f
+# %% ../nbs/07_evaluate.ipynb #41f3a7b5
 def _img_tag(path:Path)->str:
     if not path.exists(): return ''
     return f'<img src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}" style="max-width:100%">'
@@ -226,7 +228,7 @@ def _headline_table(res:dict)->pd.DataFrame:
     return pd.DataFrame({k: dict(value=v['value'], **{'95% CI': f"{v['ci95'][0]:.3f} – {v['ci95'][1]:.3f}"})
                          for k, v in res['headline'].items()}).T
 
-# %% ../nbs/07_evaluate.ipynb #ccbfe0e7
+# %% ../nbs/07_evaluate.ipynb #cce39977
 _CSS = 'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table.t{border-collapse:collapse}' \
        'table.t td,table.t th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}.warn{background:#fff3cd;padding:.8em;border-radius:6px}'
 
@@ -251,7 +253,7 @@ scanner, text markers) instead of the disease, and duplicated images across spli
 audit). Prevalences are the dataset's, not a clinic's: PPV and NPV change with prevalence. Lateral views, children,
 devices and comorbidities are under-represented or absent. Five classes do not cover other findings.</p>"""
 
-# %% ../nbs/07_evaluate.ipynb #3d7e7320
+# %% ../nbs/07_evaluate.ipynb #d2107827
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='')->Path:
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present)"
     run_dir = Path(run_dir); figs = run_dir/'eval'/'figures'

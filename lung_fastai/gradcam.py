@@ -10,7 +10,7 @@ __all__ = ['CAM_METHODS', 'cam_target_layer', 'compute_cams', 'cam_to_original',
            'pointing_hit', 'centre_prior', 'input_masks', 'localization', 'randomization_check', 'gradcam_run',
            'gradcam_files']
 
-# %% ../nbs/08_gradcam.ipynb #17b34777
+# %% ../nbs/08_gradcam.ipynb #4296f77b
 import copy, json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -25,7 +25,7 @@ from .data import *
 from .models import get_backbone
 from .inference import Predictor
 
-# %% ../nbs/08_gradcam.ipynb #296b342c
+# %% ../nbs/08_gradcam.ipynb #f24eb5a4
 def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
     "The layer Grad-CAM reads for a fastai timm model of `family` (convnextv2 | efficientnetv2 | regnety)"
     body = model[0].model
@@ -34,7 +34,7 @@ def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
     if family == 'regnety': return body.s4
     raise ValueError(f"No Grad-CAM target layer known for family {family!r}")
 
-# %% ../nbs/08_gradcam.ipynb #4eba57f1
+# %% ../nbs/08_gradcam.ipynb #f0676d1f
 CAM_METHODS = {'gradcam': GradCAM, 'gradcam++': GradCAMPlusPlus}
 
 class _grad_enabled:
@@ -48,7 +48,7 @@ class _grad_enabled:
         for p, f in zip(self.model.parameters(), self.flags): p.requires_grad_(f)
         self.model.train(self.training)
 
-# %% ../nbs/08_gradcam.ipynb #12ab3e7c
+# %% ../nbs/08_gradcam.ipynb #5e347dfe
 def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, H, W)
                  layer, # the target layer (see `cam_target_layer`)
                  targets:list|None=None, # class index per image; `None` for the predicted class
@@ -63,18 +63,22 @@ def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, 
             out.append(cam(input_tensor=x[s:s+bs], targets=[ClassifierOutputTarget(int(t)) for t in targets[s:s+bs]]))
     return np.concatenate(out)
 
-# %% ../nbs/08_gradcam.ipynb #e462a44b
+# %% ../nbs/08_gradcam.ipynb #dabde602
 from fastcore.basics import patch
 
 @patch
 def cams(self:Predictor, paths:list, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
     "Heatmaps for images (at the model's input size) and the model's probabilities"
-    x = torch.stack([self.preprocess(p) for p in paths])
+    return self.cams_for_batch(torch.stack([self.preprocess(p) for p in paths]), targets, method, bs)
+
+@patch
+def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
+    "Heatmaps and probabilities for an already preprocessed batch"
     layer = cam_target_layer(self.model, get_backbone(self.spec['arch']).family)
     probs = self.predict_batch(x).numpy()
     return compute_cams(self.model.cpu(), x, layer, targets, method, bs), probs
 
-# %% ../nbs/08_gradcam.ipynb #a6c311c6
+# %% ../nbs/08_gradcam.ipynb #c0899a58
 def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     "A model-input heatmap mapped onto the original image's pixel grid"
     w, h = orig_wh
@@ -87,7 +91,7 @@ def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     out = np.zeros((h, w), np.float32); m = min(w, h); x0, y0 = (w - m)//2, (h - m)//2   # crop: central square
     out[y0:y0+m, x0:x0+m] = up(cam, (m, m)); return out
 
-# %% ../nbs/08_gradcam.ipynb #4bbd2214
+# %% ../nbs/08_gradcam.ipynb #948f1526
 def overlay(path:str|Path, cam:np.ndarray, resize:str='squish', image_weight:float=0.55)->np.ndarray:
     "The original X-ray at `path` with `cam` as a colour heatmap, as an RGB uint8 array"
     img = np.asarray(load_cxr(path), dtype=np.float32)/255
@@ -102,7 +106,7 @@ def cam_grid(paths:list, cams:np.ndarray, titles:list, resize:str='squish', ncol
     for ax, p, c, t in zip(axs.flat, paths, cams, titles): ax.imshow(overlay(p, c, resize)); ax.set_title(t, fontsize=8)
     fig.tight_layout(); return fig
 
-# %% ../nbs/08_gradcam.ipynb #32c67942
+# %% ../nbs/08_gradcam.ipynb #85f02d44
 def energy_in_mask(cam:np.ndarray, mask:np.ndarray)->float:
     "Share of the heatmap's mass inside `mask`"
     return float((cam*mask).sum()/max(cam.sum(), 1e-12))
@@ -115,7 +119,7 @@ def centre_prior(h:int, w:int)->np.ndarray:
     yy, xx = np.mgrid[:h, :w]
     return np.exp(-(((xx - w/2)**2)/(2*(w/4)**2) + ((yy - h/2)**2)/(2*(h/4)**2)))
 
-# %% ../nbs/08_gradcam.ipynb #8176bb04
+# %% ../nbs/08_gradcam.ipynb #d7d70ab5
 def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
     "Lesion masks resized exactly as the images were (the run's resize), as booleans at the model's input size"
     from fastai.vision.all import PILMask, Resize
@@ -130,7 +134,7 @@ def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     return pd.DataFrame({k: dict(energy=np.mean([energy_in_mask(c, m) for c, m in zip(v, masks)]),
                                  pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)])) for k, v in maps.items()}).T
 
-# %% ../nbs/08_gradcam.ipynb #7cec7724
+# %% ../nbs/08_gradcam.ipynb #5fe724e4
 def _reinit(module:torch.nn.Module, seed:int):
     torch.manual_seed(seed)
     for m in module.modules():
@@ -151,7 +155,7 @@ def randomization_check(model, x:torch.Tensor, family:str, targets:list, seed:in
         rows.append(dict(randomized=name, spearman=float(np.nanmean(rho))))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_gradcam.ipynb #a06f3ca9
+# %% ../nbs/08_gradcam.ipynb #6bfbf104
 def _masks_for(paths):
     from lung_fastai.synth import mask_path
     mp = [mask_path(p) for p in paths]
@@ -162,13 +166,13 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     run_dir = Path(run_dir); out = run_dir/'cam'
     pred = Predictor(run_dir, device='cpu')
     pick = files.groupby('label').head(n_per_class).sort_values('label', kind='stable').reset_index(drop=True)
-    maps, probs = pred.cams(list(pick.path), method=method)
+    x = torch.stack([pred.preprocess(p) for p in pick.path])   # once: for the maps and for the randomization check
+    maps, probs = pred.cams_for_batch(x, method=method)
     for p, c in zip(pick.path, maps): _save_png(overlay(p, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
     titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}' for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
     fig = cam_grid(list(pick.path), maps, titles, pred.spec['resize'], ncols=n_per_class)
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
-    x = torch.stack([pred.preprocess(p) for p in pick.path])
     fam = get_backbone(pred.spec['arch']).family
     summary = dict(method=method, n_images=len(pick), randomization=randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed).to_dict('records'))
     mps = _masks_for(pick.path[pick.label != 'Normal'])
@@ -179,7 +183,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
 def _save_png(arr, path):
     with atomic_path(path) as tmp: Image.fromarray(arr).save(tmp, format='PNG')
 
-# %% ../nbs/08_gradcam.ipynb #29795c22
+# %% ../nbs/08_gradcam.ipynb #c5e82b34
 def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam', bs:int=16)->pd.DataFrame:
     "Overlays and a predictions CSV for arbitrary image files; unreadable files get an error row"
     pred, out = Predictor(run_dir, device='cpu'), Path(out)

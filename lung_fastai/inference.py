@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 # %% auto #0
 __all__ = ['ModelFileError', 'read_spec', 'build_model', 'load_run_model', 'Predictor', 'load_pickled_learner']
 
-# %% ../nbs/06_inference.ipynb #ce3a3346
+# %% ../nbs/06_inference.ipynb #727381c0
 import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -21,7 +21,7 @@ from .data import *
 from .data import RESIZE_METHODS
 from .models import cxr_metrics, prune_unused_head
 
-# %% ../nbs/06_inference.ipynb #3425bd8e
+# %% ../nbs/06_inference.ipynb #5d6159df
 class ModelFileError(ValueError):
     "A run folder or model file that cannot be loaded"
 
@@ -34,7 +34,7 @@ def read_spec(run_dir:str|Path)->dict:
     if spec.get('format') != 'lung_fastai.model/1': raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
     return spec
 
-# %% ../nbs/06_inference.ipynb #a67e6513
+# %% ../nbs/06_inference.ipynb #ccddf483
 def build_model(spec:dict)->torch.nn.Module:
     "The network described by `spec`, with random weights (timm body + fastai head)"
     model, _ = create_timm_model(spec['timm_arch'], len(spec['classes']), pretrained=False, **spec['head'])
@@ -48,7 +48,7 @@ def load_run_model(run_dir:str|Path)->tuple:
     model.load_state_dict(load_file(str(Path(run_dir)/'model.safetensors')))
     return model.eval(), spec
 
-# %% ../nbs/06_inference.ipynb #68de4708
+# %% ../nbs/06_inference.ipynb #93c5bce4
 class Predictor:
     "A trained model loaded from a run folder, with its preprocessing"
     def __init__(self, run_dir:str|Path, device=None):
@@ -65,7 +65,7 @@ class Predictor:
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
 
-# %% ../nbs/06_inference.ipynb #b11bfb44
+# %% ../nbs/06_inference.ipynb #acb686b5
 from fastcore.basics import patch
 
 @patch
@@ -80,22 +80,27 @@ def predict_batch(self:Predictor, x:torch.Tensor)->torch.Tensor:
     "Class probabilities for a preprocessed batch"
     with torch.inference_mode(): return torch.softmax(self.model(x.to(self.device)).float(), dim=1).cpu()
 
-# %% ../nbs/06_inference.ipynb #027d86be
+# %% ../nbs/06_inference.ipynb #9a813457
 def _safe_preprocess(pred, p):
     try: return pred.preprocess(p), ''
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
 @patch
-def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True)->pd.DataFrame:
+def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
+                  tta:bool=False)->pd.DataFrame: # average each image with its horizontal mirror (the training flip)
     "One row per image: path, predicted class, its probability, all class probabilities, and an error if any"
     rows, paths = [], [str(p) for p in paths]
     chunks = range(0, len(paths), bs)
     for s in (progress_bar(chunks) if progress and len(paths) > bs else chunks):
         prepped = [_safe_preprocess(self, p) for p in paths[s:s+bs]]
         ok = [x for x, e in prepped if x is not None]
-        probs = iter(self.predict_batch(torch.stack(ok)).numpy()) if ok else iter([])
+        probs = iter(self._probs(torch.stack(ok), tta).numpy()) if ok else iter([])
         for p, (x, err) in zip(paths[s:s+bs], prepped): rows.append(self._row(p, next(probs) if x is not None else None, err))
     return pd.DataFrame(rows)
+
+@patch
+def _probs(self:Predictor, x, tta:bool):
+    return (self.predict_batch(x) + self.predict_batch(x.flip(-1)))/2 if tta else self.predict_batch(x)
 
 @patch
 def _row(self:Predictor, path, probs, error):
@@ -103,7 +108,7 @@ def _row(self:Predictor, path, probs, error):
     i = int(probs.argmax())
     return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)}, error='')
 
-# %% ../nbs/06_inference.ipynb #d9830ef4
+# %% ../nbs/06_inference.ipynb #7283282b
 @patch
 def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->Learner:
     "A fastai `Learner` whose validation set is the labelled `files` (columns path, label)"
@@ -113,7 +118,7 @@ def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->L
     dls = dblock.dataloaders(files, bs=bs, num_workers=num_workers, device=self.device)
     return Learner(dls, self.model, loss_func=CrossEntropyLossFlat(), metrics=cxr_metrics())
 
-# %% ../nbs/06_inference.ipynb #6472d25b
+# %% ../nbs/06_inference.ipynb #257e825f
 def load_pickled_learner(path:str|Path, trust:bool=False):
     "Load a fastai `export.pkl` — only with `trust=True`, since unpickling can run arbitrary code"
     if not trust:

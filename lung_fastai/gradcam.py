@@ -90,13 +90,12 @@ def upsample_cams(cams:np.ndarray, # maps on the feature grid, (N, h, w)
     return (up - lo)/np.maximum(hi - lo, 1e-7)
 
 # %% ../nbs/08_gradcam.ipynb #f0676d1f
-class _GridGradCAM(GradCAM):
-    "Grad-CAM left on the feature grid: `upsample_cams` puts each cell where it belongs"
+class _OnFeatureGrid:
+    "Leave the maps on the feature grid: `upsample_cams` puts each cell where it belongs"
     def get_target_width_height(self, input_tensor): return None
 
-class _GridGradCAMPlusPlus(GradCAMPlusPlus):
-    "Grad-CAM++ left on the feature grid"
-    def get_target_width_height(self, input_tensor): return None
+class _GridGradCAM(_OnFeatureGrid, GradCAM): pass
+class _GridGradCAMPlusPlus(_OnFeatureGrid, GradCAMPlusPlus): pass
 
 CAM_METHODS = {'gradcam': _GridGradCAM, 'gradcam++': _GridGradCAMPlusPlus}
 
@@ -141,6 +140,7 @@ def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, metho
     "Heatmaps and probabilities for an already preprocessed batch"
     layer = cam_target_layer(self.model, get_backbone(self.spec['arch']).family)
     probs = self.predict_batch(x).numpy()
+    if targets is None: targets = probs.argmax(1).tolist()   # the predicted class, without a second forward pass
     return compute_cams(self.model.cpu(), x, layer, targets, method, bs), probs
 
 # %% ../nbs/08_gradcam.ipynb #c0899a58
@@ -205,17 +205,23 @@ def _reinit(module:torch.nn.Module, seed:int):
     for m in module.modules():
         if hasattr(m, 'reset_parameters'): m.reset_parameters()
 
-def randomization_check(model, x:torch.Tensor, family:str, targets:list, seed:int=0)->pd.DataFrame:
+def _top_stages(model:torch.nn.Module, family:str)->list:
+    "The backbone's last two stages, the top one first"
+    body = model[0].model
+    if family == 'convnextv2': return [body.stages[-1], body.stages[-2]]
+    if family == 'regnety': return [body.s4, body.s3]
+    return [body.conv_head, body.blocks[-1]]
+
+def randomization_check(model, x:torch.Tensor, family:str, targets:list, seed:int=0,
+                        method:str='gradcam', orig:np.ndarray|None=None, # the model's own maps, if already computed
+                       )->pd.DataFrame:
     "Mean Spearman correlation between original maps and maps after cascading randomization"
-    layer_of = lambda m: cam_target_layer(m, family)
-    orig = compute_cams(model, x, layer_of(model), targets)
-    body = lambda m: m[0].model
-    stages = lambda m: list(body(m).stages) if family == 'convnextv2' else [body(m).s4, body(m).s3] if family == 'regnety' else [body(m).conv_head, body(m).blocks[-1]]
-    rows, m = [], copy.deepcopy(model)
-    for name, mods in [('head', [m[1]]), ('head + top stage', [stages(m)[-1] if family == 'convnextv2' else stages(m)[0]]),
-                       ('head + top 2 stages', [stages(m)[-2] if family == 'convnextv2' else stages(m)[1]])]:
-        for mod in mods: _reinit(mod, seed)
-        new = compute_cams(m, x, layer_of(m), targets)
+    if orig is None: orig = compute_cams(model, x, cam_target_layer(model, family), targets, method)
+    m = copy.deepcopy(model)
+    rows, top = [], _top_stages(m, family)
+    for name, mod in [('head', m[1]), ('head + top stage', top[0]), ('head + top 2 stages', top[1])]:
+        _reinit(mod, seed)
+        new = compute_cams(m, x, cam_target_layer(m, family), targets, method)
         rho = [spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(orig, new)]
         rows.append(dict(randomized=name, spearman=float(np.nanmean(rho))))
     return pd.DataFrame(rows)
@@ -239,7 +245,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
     fam = get_backbone(pred.spec['arch']).family
-    summary = dict(method=method, n_images=len(pick), randomization=randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed).to_dict('records'))
+    summary = dict(method=method, n_images=len(pick), randomization=randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method, orig=maps).to_dict('records'))
     mps = _masks_for(pick.path[pick.label != 'Normal'])
     if mps: summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps), seed).to_dict('index')
     atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))

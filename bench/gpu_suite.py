@@ -7,6 +7,7 @@ it measured; `--parts` reruns only some parts.
 
 Parts:
   mfu      `bench/gpu.py`: ConvNeXtV2-Tiny 224 px training images/s, fp32 vs bf16 vs fp16+scaler, ± channels_last, MFU
+  compile  the same in bf16 + channels_last: eager vs `torch.compile`, batch 128 vs 256 (not in the default parts)
   seven    each registry backbone at its size and batch size: training images/s through the project's learner (bf16),
            the same model in a bare loop on GPU-resident tensors, inference images/s, peak GPU memory
   loader   DataLoader images/s from native-size films (1,700-2,600 px JPEG) vs from the pre-resize cache
@@ -45,6 +46,24 @@ def part_mfu(dev, smoke):
                              tflops=ips*flops/1e12, peak_tflops=pk and pk/1e12, mfu=pk and ips*flops/pk))
             log(f"mfu {precision} cl={cl}: {ips:.1f} img/s" + (f", MFU {100*ips*flops/pk:.1f}%" if pk else ''))
     return dict(gflop_per_image_fwd_bwd=flops/1e9, rows=rows)
+
+def part_compile(dev, smoke):
+    "Where the missing MFU goes: eager vs `torch.compile`, batch 128 vs 256, bf16 + channels_last"
+    import timm, gpu
+    arch, size = ('test_convnext', 64) if smoke else ('convnextv2_tiny', 224)
+    name = 'CPU' if smoke else torch.cuda.get_device_name()
+    torch.backends.cudnn.benchmark = True
+    rows = []
+    for compiled in (False, True):
+        for bs in ((8,) if smoke else (128, 256)):
+            model = timm.create_model(arch, pretrained=False, num_classes=5).to(dev).train()
+            flops = gpu.train_flops_per_image(model, size, dev)
+            m = torch.compile(model) if compiled else model
+            ips = gpu.images_per_s(m, size, bs, 'bf16', True, dev, 2 if smoke else 10, 2 if smoke else 25)
+            pk = None if smoke else gpu.peak(name, 'bf16')
+            rows.append(dict(arch=arch, bs=bs, compiled=compiled, images_per_s=ips, mfu=pk and ips*flops/pk))
+            log('compile', rows[-1])
+    return dict(rows=rows)
 
 # ---------------------------------------------------------------- part 2: the seven backbones
 def _timer_cb():
@@ -154,9 +173,11 @@ def make_native_dataset(out, per_class, lo, hi, seed=0):
     with ThreadPoolExecutor(os.cpu_count()) as ex: list(ex.map(_native_film, jobs))
     return out/'Lung Disease Dataset'
 
-def _loader_ips(report, size, workers, dev, bs=32, epochs=2):
+def _loader_ips(report, size, workers, dev, bs=32, epochs=2, persistent=False):
+    "Images/s of the training DataLoader in its last epoch (with `persistent`, workers outlive an epoch)"
     from lung_fastai.data import cxr_dataloaders
-    dls = cxr_dataloaders(report, size=size, bs=bs, num_workers=workers, device=dev, seed=0)
+    kw = dict(persistent_workers=True) if persistent and workers else {}
+    dls = cxr_dataloaders(report, size=size, bs=bs, num_workers=workers, device=dev, seed=0, **kw)
     dl, times, n = dls.train, [], 0
     for _ in range(epochs):
         sync(dev); t, n = time.perf_counter(), 0
@@ -178,8 +199,10 @@ def part_loader(dev, smoke, work):
     rows = []
     for workers in ([0] if smoke else [4, os.cpu_count()]):
         for name, rep in (('native', native), ('cache256', cached)):
-            ips = _loader_ips(rep, 64 if smoke else 224, workers, dev, bs=8 if smoke else 32)
-            rows.append(dict(source=name, workers=workers, size=224, images_per_s=ips)); log('loader', rows[-1])
+            for persistent in ((False,) if smoke else (False, True)):
+                ips = _loader_ips(rep, 64 if smoke else 224, workers, dev, bs=8 if smoke else 32, persistent=persistent,
+                                  epochs=3 if persistent else 2)
+                rows.append(dict(source=name, workers=workers, persistent=persistent, size=224, images_per_s=ips)); log('loader', rows[-1])
     return dict(n_images=len(native.files), native_px=[lo, hi], cache_build_s=cache_s, cache_images_per_s=len(native.files)/cache_s,
                 cpu_count=os.cpu_count(), rows=rows)
 
@@ -243,7 +266,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.environ.get('OUT', 'bench/gpu_suite_out'), help='folder for gpu_suite.json and logs')
     ap.add_argument('--cpu-smoke', action='store_true', help='tiny models on the CPU: checks the code paths only')
-    ap.add_argument('--parts', default='mfu,seven,loader,kernel', help='comma-separated subset of mfu,seven,loader,kernel')
+    ap.add_argument('--parts', default='mfu,seven,loader,kernel', help='comma-separated subset of mfu,compile,seven,loader,kernel')
     ap.add_argument('--budget-s', type=float, default=420, help='skip remaining backbones after this many seconds')
     a = ap.parse_args()
     dev = torch.device('cpu' if a.cpu_smoke else 'cuda')
@@ -253,7 +276,7 @@ def main():
     res_path = out/'gpu_suite.json'
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
     res['env'] = env_info(dev); log(res['env'])
-    parts = dict(mfu=lambda: part_mfu(dev, a.cpu_smoke), seven=lambda: part_seven(dev, a.cpu_smoke, work, a.budget_s),
+    parts = dict(mfu=lambda: part_mfu(dev, a.cpu_smoke), compile=lambda: part_compile(dev, a.cpu_smoke), seven=lambda: part_seven(dev, a.cpu_smoke, work, a.budget_s),
                  loader=lambda: part_loader(dev, a.cpu_smoke, work), kernel=lambda: part_kernel(dev, a.cpu_smoke, work, out))
     for name in a.parts.split(','):
         log(f'== {name}')

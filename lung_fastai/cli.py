@@ -38,6 +38,8 @@ def main(argv:list|None=None)->int:
     args = build_parser().parse_args(argv)
     try: return args.run(args) or 0
     except KeyboardInterrupt: print('Interrupted.', file=sys.stderr); return 130
+    except UserError as e:   # missing data or weights, bad config, not a run folder: the message says what to do
+        print(f'lung-fastai: error: {e}', file=sys.stderr); return 2
 
 # %% ../nbs/11_cli.ipynb #571c9a63
 def info()->dict:
@@ -125,12 +127,30 @@ def _data_cmd(sub):
 def _archs(a):
     from lung_fastai.models import backbone_table
     t = backbone_table(tiny=not a.no_tiny)
-    _print_json(t.to_dict('records')) if a.json else print(t.to_string(index=False))
+    if a.json: return _print_json(t.to_dict('records'))
+    for role, title in (('study', 'The seven backbones of the study'), ('CPU reference', 'CPU reference (real ImageNet weights, no GPU needed)'),
+                        ('tiny (tests)', 'Tiny backbones for tests and the demo (no useful pretrained weights)')):
+        if (t.role == role).any(): print(f'{title}:\n' + t[t.role == role].drop(columns='role').to_string(index=False) + '\n')
 
 @command
 def _archs_cmd(sub):
     p = sub.add_parser('archs', help='the backbone registry as a table')
     p.add_argument('--json', action='store_true'); p.add_argument('--no-tiny', action='store_true'); p.set_defaults(run=_archs)
+
+# %% ../nbs/11_cli.ipynb #92597863
+def _weights_import(a):
+    from lung_fastai.models import import_weights
+    f = import_weights(a.arch, a.src, a.home)
+    print(f"Wrote {f}\nTraining with --arch {a.arch} now finds these weights offline (HF_HUB_OFFLINE=1 works).")
+
+@command
+def _weights_cmd(sub):
+    w = sub.add_parser('weights', help='make ImageNet weights available offline').add_subparsers(dest='weights_cmd', required=True)
+    p = w.add_parser('import', help="convert a weights file into timm's layout in the weights home")
+    p.add_argument('src', nargs='?', help='weights file (.pth state dict or .safetensors); default: the one a package ships')
+    p.add_argument('--arch', default='efficientnet_lite0', help='registry key the weights belong to (default: %(default)s)')
+    p.add_argument('--home', help='weights home (default: $LUNG_FASTAI_WEIGHTS or <LUNG_FASTAI_HOME>/weights)')
+    p.set_defaults(run=_weights_import)
 
 # %% ../nbs/11_cli.ipynb #4a2118ad
 _TRAIN_FLAGS = dict(data=str, arch=str, epochs=int, freeze_epochs=int, lr=float, stage1_lr=float, schedule=str, size=int,

@@ -6,9 +6,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/core.html.md"""
 
 # %% auto #0
 __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'display_name', 'package_dir', 'resource_path',
-           'project_root', 'in_kaggle', 'lung_home', 'data_home', 'runs_home', 'env_vars', 'atomic_path',
-           'atomic_write_text', 'set_seed', 'default_device', 'choose_precision', 'TrainConfig', 'ConfigError',
-           'merge_config', 'load_config', 'save_config']
+           'project_root', 'in_kaggle', 'lung_home', 'data_home', 'runs_home', 'env_vars', 'current_umask',
+           'atomic_path', 'atomic_write_text', 'set_seed', 'default_device', 'choose_precision', 'TrainConfig',
+           'UserError', 'ConfigError', 'merge_config', 'load_config', 'save_config']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, random, tempfile, difflib, dataclasses, typing
@@ -79,6 +79,11 @@ def env_vars(**kw):
     finally: _set(old)
 
 # %% ../nbs/00_core.ipynb #dfa36c97
+def current_umask()->int:
+    "The process umask (reading it means setting it, so set it straight back)"
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
 @contextmanager
 def atomic_path(path:Path|str, suffix:str|None=None):
     "Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds"
@@ -86,6 +91,7 @@ def atomic_path(path:Path|str, suffix:str|None=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=ifnone(suffix, path.suffix) + '.tmp')
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())   # writers reopen the file and keep its mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -153,7 +159,10 @@ class TrainConfig:
     out: str|None = None              # run folder (default: under `runs_home()`)
 
 # %% ../nbs/00_core.ipynb #d447ef02
-class ConfigError(ValueError):
+class UserError(Exception):
+    "An error in what the user gave (data, weights, configuration, run folder): the CLI prints its message and exits 2"
+
+class ConfigError(UserError, ValueError):
     "A configuration value or file the project cannot use"
 
 _SCALARS = {int: (int,), float: (int, float), str: (str,), bool: (bool,), list: (list, tuple)}

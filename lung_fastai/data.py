@@ -28,7 +28,7 @@ KAGGLE_DATASET = 'omkarmanohardalvi/lungs-disease-dataset-4-types'
 SPLITS = ('train', 'val', 'test')
 KAGGLE_INPUT = Path('/kaggle/input')
 
-class DatasetNotFound(FileNotFoundError):
+class DatasetNotFound(UserError, FileNotFoundError):
     "The dataset could not be found where it was looked for"
 
 # %% ../nbs/02_data.ipynb #94f5300f
@@ -89,7 +89,7 @@ class Problem:
     reason: str
     fatal: bool = True
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     "The dataset has problems and the strict policy is in force"
 
 # %% ../nbs/02_data.ipynb #62e11c42

@@ -29,10 +29,10 @@ from .inference import Predictor
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
 def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
-    "The layer Grad-CAM reads for a fastai timm model of `family` (convnextv2 | efficientnetv2 | regnety)"
+    "The layer Grad-CAM reads for a fastai timm model of `family` (convnextv2 | efficientnetv2 | efficientnet | regnety)"
     body = model[0].model
     if family == 'convnextv2': return body.stages[-1]
-    if family == 'efficientnetv2': return body.bn2
+    if family in ('efficientnetv2', 'efficientnet'): return body.bn2   # timm builds both with one class
     if family == 'regnety': return body.s4
     raise ValueError(f"No Grad-CAM target layer known for family {family!r}")
 

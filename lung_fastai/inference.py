@@ -22,7 +22,7 @@ from .data import RESIZE_METHODS
 from .models import cxr_metrics, prune_unused_head
 
 # %% ../nbs/06_inference.ipynb #5d6159df
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     "A run folder or model file that cannot be loaded"
 
 def read_spec(run_dir:str|Path)->dict:

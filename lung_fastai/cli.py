@@ -225,7 +225,10 @@ def _predict_cmd(sub):
 # %% ../nbs/11_cli.ipynb #28b06872
 def _print_headline(res:dict):
     print(f"{res['split']}: {res['n_images']} images" + (' (TTA)' if res['tta'] else ''))
-    for k, v in res['headline'].items(): print(f"  {k:18s} {v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})")
+    for k, v in res['headline'].items():
+        print(f"  {k:18s} " + ('n/a (undefined for this data)' if v['value'] is None else
+                               f"{v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"))
+    if res.get('absent_classes'): print(f"  absent from this data: {', '.join(res['absent_classes'])}")
     print(f"  temperature {res['temperature']:.3f}: ECE {res['calibrated']['ece']:.3f}, Brier {res['calibrated']['brier']:.3f}")
 
 def _evaluate(a):

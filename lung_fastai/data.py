@@ -6,9 +6,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/data.html.md"""
 
 # %% auto #0
 __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RESIZE_METHODS', 'DatasetNotFound', 'find_split_root',
-           'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset', 'report_dict', 'report_text',
-           'load_cxr', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms', 'cxr_datablock', 'cxr_dataloaders', 'split_files',
-           'labelled_dl']
+           'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset', 'find_class_root',
+           'check_class_folders', 'report_dict', 'report_text', 'load_cxr', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms',
+           'cxr_datablock', 'cxr_dataloaders', 'split_files', 'labelled_dl']
 
 # %% ../nbs/02_data.ipynb #504f8404
 import os, json, warnings
@@ -145,13 +145,17 @@ class DataReport:
 
     def counts(self)->pd.DataFrame:
         "Usable images per class (rows) and split (columns)"
-        t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=list(SPLITS), fill_value=0)
+        extra = sorted(set(self.files.split) - set(SPLITS))   # 'external' for a plain class-folder tree
+        t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=extra or list(SPLITS), fill_value=0)
         return t.rename_axis(index='class', columns=None)
 
 # %% ../nbs/02_data.ipynb #a3300430
-def _scan(root:Path, min_size, max_pixels, workers):
-    paths = [(f, s, c) for s in SPLITS for c in CLASSES if (root/s/c).is_dir()
-             for f in sorted((root/s/c).iterdir()) if f.is_file()]
+def _split_layout(root:Path)->list:
+    "(folder, split, class) for every class folder of a Kaggle-layout dataset"
+    return [(root/s/c, s, c) for s in SPLITS for c in CLASSES]
+
+def _scan(layout:list, min_size, max_pixels, workers):
+    paths = [(f, s, c) for d, s, c in layout if d.is_dir() for f in sorted(d.iterdir()) if f.is_file()]
     with ThreadPoolExecutor(workers) as ex: results = list(ex.map(lambda o: _inspect_image(o[0], min_size, max_pixels), paths))
     rows, probs = [], []
     for (f,s,c), r in zip(paths, results):
@@ -172,11 +176,34 @@ def check_dataset(path:str|Path, # the dataset at any level (see `find_split_roo
     if policy not in ('skip', 'strict'): raise ValueError(f"policy must be 'skip' or 'strict', got {policy!r}")
     root = find_split_root(path)
     if root is None: raise DatasetNotFound(f"{str(path)!r} holds no train/, val/ or test/ folder.\n{_HOW_TO}")
-    files, probs = _scan(root, min_size, max_pixels, workers)
+    files, probs = _scan(_split_layout(root), min_size, max_pixels, workers)
     report = DataReport(str(root), files, _layout_problems(root) + probs)
     if policy == 'strict' and report.problems:
         raise DataError(f"{len(report.problems)} problem(s) in {root}:\n" + '\n'.join(f'  {p.path}: {p.reason}' for p in report.problems))
     return report
+
+# %% ../nbs/02_data.ipynb #7e6d7b34
+def find_class_root(path:str|Path, # any folder at or above the class folders
+                    max_depth:int=3)->Path|None:
+    "The first folder under `path` (breadth-first) with at least one sub-folder named after a class, or `None`"
+    path = Path(path).expanduser()
+    level = [path] if path.is_dir() else []
+    for _ in range(max_depth + 1):
+        hits = [d for d in level if any((d/c).is_dir() for c in CLASSES)]
+        if hits: return hits[0]
+        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')]
+    return None
+
+def check_class_folders(path:str|Path, # a tree of class folders (no train/val/test), any subset of `CLASSES`
+                        min_size:int=64, max_pixels:int=Image.MAX_IMAGE_PIXELS, workers:int=4)->DataReport:
+    "Open every image of a plain class-folder tree; its files get split 'external'"
+    root = find_class_root(path)
+    if root is None: raise DatasetNotFound(f"{str(path)!r} holds no class folder (expected some of {list(CLASSES)})")
+    files, probs = _scan([(root/c, 'external', c) for c in CLASSES], min_size, max_pixels, workers)
+    dirs = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')}
+    probs += [Problem(str(root/d), f'unknown class folder {d!r} (left out); expected some of {list(CLASSES)}') for d in sorted(dirs - set(CLASSES))]
+    probs += [Problem(str(f), 'stray file outside the class folders (left out)') for f in sorted(root.iterdir()) if f.is_file() and not f.name.startswith('.')]
+    return DataReport(str(root), files, probs)
 
 # %% ../nbs/02_data.ipynb #71a87232
 def _size_summary(files):

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 # %% auto #0
 __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics', 'bootstrap_ci',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
-           'run_probs', 'run_dataset', 'evaluate_run', 'model_card', 'write_report']
+           'run_probs', 'run_dataset', 'evaluate_run', 'model_card', 'write_report', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, html, io, json
@@ -19,6 +19,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
+from fastcore.basics import ifnone
 import lung_fastai
 from .core import *
 from .data import *
@@ -171,6 +172,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
                  report:DataReport|None=None,
                  audit:bool=True)->dict: # include the leakage audit (duplicates across splits) in the report
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
+    if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
+        return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
     run_dir = Path(run_dir); out = run_dir/'eval'
     pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
     files, val = split_files(report, split), split_files(report, 'val')
@@ -186,10 +189,13 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     return res
 
 # %% ../nbs/07_evaluate.ipynb #9c497c80
+def _num(v): return None if v is None or np.isnan(v) else float(v)   # JSON has no NaN: undefined is null
+
 def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
     ci = bootstrap_ci(y, probs, n_boot, seed)
     return dict(split=split, tta=tta, n_images=int(len(y)), classes=pred.classes, temperature=t,
-                headline={k: dict(value=float(r.value), ci95=[float(r.lo), float(r.hi)]) for k, r in ci.iterrows()},
+                absent_classes=[c for i, c in enumerate(pred.classes) if not (np.asarray(y) == i).any()],
+                headline={k: dict(value=_num(r.value), ci95=[_num(r.lo), _num(r.hi)]) for k, r in ci.iterrows()},
                 calibrated=dict(ece=ece(y, cal), brier=brier(y, cal)),
                 per_class=json.loads(per_class_metrics(y, probs, pred.classes).to_json(orient='index')),
                 confusion=confusion(y, probs.argmax(1), len(pred.classes)).tolist(), n_bootstrap=n_boot, seed=seed,
@@ -224,8 +230,10 @@ def _img_tag(path:Path)->str:
 def _table(df:pd.DataFrame, fmt='{:.3f}')->str:
     return df.to_html(float_format=lambda v: fmt.format(v), na_rep='—', border=0, classes='t')
 
+def _ci_text(ci:list)->str: return 'n/a' if None in ci else f"{ci[0]:.3f} – {ci[1]:.3f}"
+
 def _headline_table(res:dict)->pd.DataFrame:
-    return pd.DataFrame({k: dict(value=v['value'], **{'95% CI': f"{v['ci95'][0]:.3f} – {v['ci95'][1]:.3f}"})
+    return pd.DataFrame({k: dict(value=ifnone(v['value'], float('nan')), **{'95% CI': _ci_text(v['ci95'])})
                          for k, v in res['headline'].items()}).T
 
 # %% ../nbs/07_evaluate.ipynb #cce39977
@@ -254,9 +262,15 @@ audit). Prevalences are the dataset's, not a clinic's: PPV and NPV change with p
 devices and comorbidities are under-represented or absent. Five classes do not cover other findings.</p>"""
 
 # %% ../nbs/07_evaluate.ipynb #d2107827
-def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='')->Path:
+def _absent_html(res:dict)->str:
+    absent = res.get('absent_classes') or []
+    return f"<p class='warn'><b>Absent from this data:</b> {html.escape(', '.join(absent))} — no metric of theirs is shown; " \
+           "macro averages are over the classes present.</p>" if absent else ''
+
+def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='',
+                 out:str|Path|None=None)->Path: # folder of the report and its figures (default `<run>/eval`)
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present)"
-    run_dir = Path(run_dir); figs = run_dir/'eval'/'figures'
+    run_dir = Path(run_dir); out = Path(out or run_dir/'eval'); figs = out/'figures'
     spec = json.loads((run_dir/'model.json').read_text())
     cfg = load_config(run_dir/'config.yaml').__dict__ if (run_dir/'config.yaml').exists() else {}
     pcm = pd.DataFrame(res['per_class']).T
@@ -264,12 +278,35 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     cam_html = f"<h2>Grad-CAM</h2><pre>{html.escape(cam.read_text())}</pre>{_img_tag(run_dir/'cam'/'grid.png')}" if cam.exists() else ''
     body = f"""<h1>lung_fastai evaluation — {html.escape(spec['arch'])}</h1>
 <p>{res['n_images']} images of the <b>{res['split']}</b> split{' with test-time augmentation' if res['tta'] else ''};
-95 % CIs from {res['n_bootstrap']} stratified bootstrap resamples (seed {res['seed']}).</p>
+95 % CIs from {res['n_bootstrap']} stratified bootstrap resamples (seed {res['seed']}).</p>{_absent_html(res)}
 <h2>Headline</h2>{_table(_headline_table(res))}
-<p>After temperature scaling (T = {res['temperature']:.3f}, fitted on val): ECE {res['calibrated']['ece']:.3f},
+<p>After temperature scaling (T = {res['temperature']:.3f}, fitted on the run's val split): ECE {res['calibrated']['ece']:.3f},
 Brier {res['calibrated']['brier']:.3f}.</p>
 <h2>Per class</h2>{_table(pcm)}
 <h2>Figures</h2>{''.join(_img_tag(figs/f) for f in ('confusion.png', 'roc.png', 'reliability.png', 'top_losses.png'))}
 {cam_html}{extra_html}{model_card(spec, cfg, report, res.get('leakage'))}"""
     page = f'<!doctype html><html><head><meta charset="utf-8"><title>lung_fastai report</title><style>{_CSS}</style></head><body>{body}</body></html>'
-    return atomic_write_text(run_dir/'eval'/'report.html', page)
+    return atomic_write_text(out/'report.html', page)
+
+# %% ../nbs/07_evaluate.ipynb #639cdb6b
+def _run_temperature(run_dir:Path)->float:
+    "The temperature fitted on the run's own val split by `evaluate_run` (1.0 if it was never evaluated)"
+    m = run_dir/'eval'/'metrics.json'
+    return float(json.loads(m.read_text()).get('temperature', 1.0)) if m.exists() else 1.0
+
+def evaluate_external(run_dir:str|Path, # a finished run folder
+                      data:str|Path, # a class-folder tree (no splits), any subset of the classes
+                      tta:bool=False, n_boot:int=1000, seed:int=0)->dict:
+    "Metrics with CIs, figures and a report for a run on outside data, in `<run>/eval/external/<name>/`"
+    run_dir, report = Path(run_dir), check_class_folders(data)
+    files = split_files(report, 'external')
+    if files.empty: raise DataError(f"{report.root}: no usable images in its class folders")
+    pred = Predictor(run_dir)
+    probs, y = run_probs(pred, files, tta)
+    t = _run_temperature(run_dir)
+    res = _metrics_dict(pred, 'external', tta, y, probs, apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t), t, n_boot, seed)
+    res.update(data=report.root, problems=[vars(p) for p in report.problems])
+    out = run_dir/'eval'/'external'/Path(report.root).name
+    _write_outputs(out, pred, files, y, probs, apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t), res)
+    write_report(run_dir, res, report, out=out)
+    return res

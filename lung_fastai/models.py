@@ -83,7 +83,7 @@ def backbone_table(tiny:bool=True)->pd.DataFrame:
 
 
 # %% ../nbs/04_models.ipynb #ceadd764
-class WeightsNotFound(FileNotFoundError):
+class WeightsNotFound(UserError, FileNotFoundError):
     "Pretrained weights are needed but cannot be had"
 
 def _weights_in(folder:Path, b:Backbone)->Path|None:
@@ -234,12 +234,15 @@ def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, *
 # %% ../nbs/04_models.ipynb #38528619
 def _unused_children(timm_model, size:int=64)->list:
     "Top-level children of a timm model whose parameters get no gradient through `forward_features`"
-    was_training = timm_model.training
+    was_training, params = timm_model.training, list(timm_model.parameters())
+    flags = [p.requires_grad for p in params]
+    for p in params: p.requires_grad_(True)   # a frozen (pretrained) body must not look unused
     timm_model.eval(); timm_model.zero_grad(set_to_none=True)
     timm_model.forward_features(torch.zeros(1, 3, size, size)).float().sum().backward()
     unused = [n for n, c in timm_model.named_children()
               if any(True for _ in c.parameters()) and all(p.grad is None for p in c.parameters())]
     timm_model.zero_grad(set_to_none=True); timm_model.train(was_training)
+    for p, f in zip(params, flags): p.requires_grad_(f)
     return unused
 
 def prune_unused_head(model, names:list|None=None)->list:

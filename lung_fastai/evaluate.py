@@ -273,7 +273,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     run_dir = Path(run_dir); out = Path(out or run_dir/'eval'); figs = out/'figures'
     spec = json.loads((run_dir/'model.json').read_text())
     cfg = load_config(run_dir/'config.yaml').__dict__ if (run_dir/'config.yaml').exists() else {}
-    pcm = pd.DataFrame(res['per_class']).T
+    pcm = pd.DataFrame(res['per_class']).T.astype(float).astype({'n': int})   # counts print as integers
     cam = run_dir/'cam'/'summary.json'
     cam_html = f"<h2>Grad-CAM</h2><pre>{html.escape(cam.read_text())}</pre>{_img_tag(run_dir/'cam'/'grid.png')}" if cam.exists() else ''
     body = f"""<h1>lung_fastai evaluation — {html.escape(spec['arch'])}</h1>

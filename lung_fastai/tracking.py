@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.learner import Callback
 from .core import *
-from .train import is_main_process, in_lr_find, METRIC_NAMES
 
 # %% ../nbs/10_tracking.ipynb #b7b08716
 class RunTracker(Callback):

@@ -124,7 +124,8 @@ def plot_roc(y_true, probs:np.ndarray, classes:list):
         if 0 < pos.sum() < len(pos):
             fpr, tpr, _ = roc_curve(pos, probs[:, i])
             ax.plot(fpr, tpr, label=f'{_short(c)} (AUC {roc_auc_score(pos, probs[:, i]):.3f})')
-    ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('1 − specificity'); ax.set_ylabel('sensitivity'); ax.legend(fontsize=8)
+    ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('1 − specificity'); ax.set_ylabel('sensitivity')
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)   # no curve at all when only one class is present
     fig.tight_layout(); return fig
 
 def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):

@@ -8,7 +8,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 # %% auto #0
 __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics', 'bootstrap_ci',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
-           'run_probs', 'run_dataset', 'evaluate_run', 'model_card', 'write_report', 'evaluate_external']
+           'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'model_card', 'write_report',
+           'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, html, io, json
@@ -18,6 +19,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib
 import matplotlib.pyplot as plt
 from scipy.optimize import minimize_scalar
+from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
 from fastcore.basics import ifnone
 import lung_fastai
@@ -192,10 +194,17 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
 # %% ../nbs/07_evaluate.ipynb #9c497c80
 def _num(v): return None if v is None or np.isnan(v) else float(v)   # JSON has no NaN: undefined is null
 
+def exact_accuracy_ci(y_true, probs:np.ndarray)->list:
+    "Clopper-Pearson 95 % interval of accuracy: it stays honest where a bootstrap collapses (0 or n of n right)"
+    k, n = int((np.asarray(probs).argmax(1) == np.asarray(y_true)).sum()), len(y_true)
+    ci = binomtest(k, n).proportion_ci()
+    return [float(ci.low), float(ci.high)]
+
 def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
     ci = bootstrap_ci(y, probs, n_boot, seed)
     return dict(split=split, tta=tta, n_images=int(len(y)), classes=pred.classes, temperature=t,
                 absent_classes=[c for i, c in enumerate(pred.classes) if not (np.asarray(y) == i).any()],
+                accuracy_exact_ci95=exact_accuracy_ci(y, probs),
                 headline={k: dict(value=_num(r.value), ci95=[_num(r.lo), _num(r.hi)]) for k, r in ci.iterrows()},
                 calibrated=dict(ece=ece(y, cal), brier=brier(y, cal)),
                 per_class=json.loads(per_class_metrics(y, probs, pred.classes).to_json(orient='index')),
@@ -279,7 +288,8 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     cam_html = f"<h2>Grad-CAM</h2><pre>{html.escape(cam.read_text())}</pre>{_img_tag(run_dir/'cam'/'grid.png')}" if cam.exists() else ''
     body = f"""<h1>lung_fastai evaluation — {html.escape(spec['arch'])}</h1>
 <p>{res['n_images']} images of the <b>{res['split']}</b> split{' with test-time augmentation' if res['tta'] else ''};
-95 % CIs from {res['n_bootstrap']} stratified bootstrap resamples (seed {res['seed']}).</p>{_absent_html(res)}
+95 % CIs from {res['n_bootstrap']} stratified bootstrap resamples (seed {res['seed']}); accuracy's exact (Clopper–Pearson)
+95 % CI: {_ci_text(res['accuracy_exact_ci95'])}.</p>{_absent_html(res)}
 <h2>Headline</h2>{_table(_headline_table(res))}
 <p>After temperature scaling (T = {res['temperature']:.3f}, fitted on the run's val split): ECE {res['calibrated']['ece']:.3f},
 Brier {res['calibrated']['brier']:.3f}.</p>

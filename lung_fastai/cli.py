@@ -352,11 +352,13 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     from lung_fastai.train import train
     from lung_fastai.evaluate import evaluate_run
     out = Path(out or runs_home()/'demo')
+    import shutil
+    shutil.rmtree(out/'phantoms', ignore_errors=True)   # the demo's own scratch: an older demo's phantoms must not mix in
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
     cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1, epochs=epochs,
                       norm='backbone', num_workers=0, seed=0, out=str(out/'run'))
-    if (out/'run'/'checkpoints'/'last.pt').exists(): import shutil; shutil.rmtree(out/'run')
+    if (out/'run'/'checkpoints'/'last.pt').exists(): shutil.rmtree(out/'run')
     run = train(cfg).run_dir
     from lung_fastai.gradcam import gradcam_run
     from lung_fastai.data import check_dataset, split_files

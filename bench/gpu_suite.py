@@ -78,19 +78,6 @@ def _timer_cb():
         def after_train(self): sync(self.dls.device); self.times.append(time.perf_counter() - self.t); self.imgs.append(self.k)
     return _T()
 
-def _bare_train_ips(model, size, bs, dev, steps, dtype):
-    "Training images/s of `model` on GPU-resident random tensors (no loader, no fastai): the ceiling for the learner"
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    x, y = torch.randn(bs, 3, size, size, device=dev), torch.randint(0, 5, (bs,), device=dev)
-    def step():
-        with torch.autocast(dev.type, dtype=dtype):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    for _ in range(3): step()
-    sync(dev); t = time.perf_counter()
-    for _ in range(steps): step()
-    sync(dev); return bs*steps/(time.perf_counter() - t)
-
 @torch.inference_mode()
 def _infer_ips(model, size, bs, dev, steps, dtype):
     model.eval(); x = torch.randn(bs, 3, size, size, device=dev)
@@ -106,6 +93,7 @@ def part_seven(dev, smoke, work, budget_s):
     from lung_fastai.core import TrainConfig
     from lung_fastai.data import check_dataset
     from lung_fastai.synth import make_phantoms
+    import gpu
     from lung_fastai.models import BACKBONES, resolve_config, backbone_dataloaders, cxr_learner
     keys = ['tiny_convnext', 'tiny_efficientnet', 'tiny_regnety'] if smoke else [k for k, b in BACKBONES.items() if not b.tiny and b.key in
             ('convnextv2_tiny', 'convnextv2_base', 'efficientnetv2_s', 'efficientnetv2_m', 'efficientnetv2_l', 'regnety_4gf', 'regnety_8gf')]
@@ -139,7 +127,8 @@ def part_seven(dev, smoke, work, budget_s):
             del learn, dls
             if dev.type == 'cuda': torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
             model.train()
-            row['bare_train_images_per_s'] = _bare_train_ips(model, cfg.size, cfg.bs, dev, 2 if smoke else 15, dtype)
+            # the model alone on GPU-resident tensors (no loader, no fastai): the ceiling for the learner
+            row['bare_train_images_per_s'] = gpu.images_per_s(model, cfg.size, cfg.bs, 'bf16', False, dev, 3, 2 if smoke else 15)
             if dev.type == 'cuda':
                 row['bare_peak_mem_gib'] = torch.cuda.max_memory_allocated()/2**30
             row['infer_images_per_s'] = _infer_ips(model, cfg.size, 2*cfg.bs, dev, 2 if smoke else 15, dtype)

@@ -15,18 +15,10 @@ from lung_fastai.data import check_dataset, split_files
 from lung_fastai.synth import make_phantoms, mask_path
 from lung_fastai.train import train
 from lung_fastai.inference import Predictor
-from lung_fastai.gradcam import (cam_target_layer, input_masks, localization, randomization_check, _grad_enabled)
+from lung_fastai.gradcam import (cam_target_layer, input_masks, localization, randomization_check, kept_after_occluding,
+                                 _grad_enabled)
 
 SZ = 192
-
-def kept_after_occluding(pred, x, masks, true, shift=None):
-    "Share of images still predicted as their class after blacking out the (shifted) dilated lesion"
-    xo = x.clone()
-    for i, mk in enumerate(torch.from_numpy(masks)):
-        region = torch.nn.functional.max_pool2d(mk[None, None].float(), 9, 1, 4)[0, 0] > 0
-        if shift: region = torch.roll(region, shift, 0) & ~region
-        xo[i][:, region] = x[i][:, ~region].min()
-    return float((pred.predict_batch(xo).argmax(1) == true).float().mean())
 
 def one(seed, threads, tmp):
     torch.set_num_threads(threads)

@@ -11,7 +11,7 @@ __all__ = ['command', 'build_parser', 'main', 'info', 'add_config_flags', 'expan
 import warnings
 # fastai's layers call torch.jit.script at import; the CLI is an entry point, so it (not the library) hides that notice
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
-import argparse, json, os, re, sys, typing
+import argparse, json, os, re, shutil, sys, typing
 from dataclasses import fields
 from fastcore.docments import docments
 import pandas as pd
@@ -352,7 +352,6 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     from lung_fastai.train import train
     from lung_fastai.evaluate import evaluate_run
     out = Path(out or runs_home()/'demo')
-    import shutil
     shutil.rmtree(out/'phantoms', ignore_errors=True)   # the demo's own scratch: an older demo's phantoms must not mix in
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)

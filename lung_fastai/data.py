@@ -34,17 +34,20 @@ class DatasetNotFound(UserError, FileNotFoundError):
 # %% ../nbs/02_data.ipynb #94f5300f
 def _holds_splits(d:Path)->bool: return any((d/s).is_dir() for s in SPLITS)
 
+def _shallowest(path:str|Path, holds, max_depth:int)->list:
+    "The folders at the first level under `path` (breadth-first, hidden ones skipped) for which `holds` is true"
+    path = Path(path).expanduser()
+    level = [path] if path.is_dir() else []
+    for _ in range(max_depth + 1):
+        if hits := [d for d in level if holds(d)]: return hits
+        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')]
+    return []
+
 def find_split_root(path:str|Path, # any folder at or above the one holding `train/`, `val/`, `test/`
                     max_depth:int=4)->Path|None: # how many levels below `path` to search
     "The folder under `path` that holds the splits, or `None`"
-    path = Path(path).expanduser()
-    if not path.is_dir(): return None
-    level = [path]
-    for _ in range(max_depth + 1):
-        hits = [d for d in level if _holds_splits(d)]
-        if hits: return sorted(hits, key=lambda d: (d.name != 'Lung Disease Dataset', str(d)))[0]
-        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')]
-    return None
+    hits = _shallowest(path, _holds_splits, max_depth)
+    return sorted(hits, key=lambda d: (d.name != 'Lung Disease Dataset', str(d)))[0] if hits else None
 
 # %% ../nbs/02_data.ipynb #15c41f52
 _HOW_TO = f"""Provide the dataset in one of three ways:
@@ -186,13 +189,8 @@ def check_dataset(path:str|Path, # the dataset at any level (see `find_split_roo
 def find_class_root(path:str|Path, # any folder at or above the class folders
                     max_depth:int=3)->Path|None:
     "The first folder under `path` (breadth-first) with at least one sub-folder named after a class, or `None`"
-    path = Path(path).expanduser()
-    level = [path] if path.is_dir() else []
-    for _ in range(max_depth + 1):
-        hits = [d for d in level if any((d/c).is_dir() for c in CLASSES)]
-        if hits: return hits[0]
-        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')]
-    return None
+    hits = _shallowest(path, lambda d: any((d/c).is_dir() for c in CLASSES), max_depth)
+    return hits[0] if hits else None
 
 def check_class_folders(path:str|Path, # a tree of class folders (no train/val/test), any subset of `CLASSES`
                         min_size:int=64, max_pixels:int=Image.MAX_IMAGE_PIXELS, workers:int=4)->DataReport:

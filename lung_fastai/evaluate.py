@@ -103,6 +103,8 @@ def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
     "Calibrated probabilities"
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
 
+def _logp(probs:np.ndarray)->np.ndarray: return np.log(np.clip(probs, 1e-12, 1))   # probabilities back to logits (up to a constant)
+
 # %% ../nbs/07_evaluate.ipynb #a608754f
 def _short(c): return display_name(c) if c in CLASSES else str(c)
 
@@ -183,8 +185,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
     probs, y = run_probs(pred, files, tta)
     vprobs, vy = run_probs(pred, val, tta)
-    t = fit_temperature(np.log(np.clip(vprobs, 1e-12, 1)), vy)
-    cal = apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t)
+    t = fit_temperature(_logp(vprobs), vy)
+    cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed)
     if audit: res['leakage'] = _leakage(report, out)
     _write_outputs(out, pred, files, y, probs, cal, res)
@@ -315,9 +317,10 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     pred = Predictor(run_dir)
     probs, y = run_probs(pred, files, tta)
     t = _run_temperature(run_dir)
-    res = _metrics_dict(pred, 'external', tta, y, probs, apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t), t, n_boot, seed)
+    cal = apply_temperature(_logp(probs), t)
+    res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])
     out = run_dir/'eval'/'external'/Path(report.root).name
-    _write_outputs(out, pred, files, y, probs, apply_temperature(np.log(np.clip(probs, 1e-12, 1)), t), res)
+    _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report, out=out)
     return res

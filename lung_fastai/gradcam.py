@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/gradcam.html.md"""
 # %% auto #0
 __all__ = ['CAM_METHODS', 'cam_target_layer', 'feature_geometry', 'upsample_cams', 'compute_cams', 'cam_to_original', 'overlay',
            'cam_grid', 'energy_in_mask', 'pointing_hit', 'centre_prior', 'input_masks', 'localization',
-           'randomization_check', 'gradcam_run', 'gradcam_files']
+           'kept_after_occluding', 'randomization_check', 'gradcam_run', 'gradcam_files']
 
 # %% ../nbs/08_gradcam.ipynb #4296f77b
 import copy, json, math
@@ -198,6 +198,18 @@ def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     maps = dict(gradcam=cams, centre_prior=np.broadcast_to(centre_prior(h, w), cams.shape), random=rng.random(cams.shape))
     return pd.DataFrame({k: dict(energy=np.mean([energy_in_mask(c, m) for c, m in zip(v, masks)]),
                                  pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)])) for k, v in maps.items()}).T
+
+# %% ../nbs/08_gradcam.ipynb #fd46f07f
+def kept_after_occluding(pred:Predictor, x:torch.Tensor, # preprocessed batch (N, 3, H, W)
+                         masks:np.ndarray, labels:torch.Tensor, # lesion masks at input size, true class indices
+                         shift:int|None=None)->float: # move the blacked-out region this many rows down (a control)
+    "Share of images still predicted as their class after blacking out each (dilated, optionally shifted) lesion"
+    xo = x.clone()
+    for i, mk in enumerate(torch.from_numpy(masks)):
+        region = F.max_pool2d(mk[None, None].float(), 9, 1, 4)[0, 0] > 0
+        if shift: region = torch.roll(region, shift, 0) & ~region
+        xo[i][:, region] = x[i][:, ~region].min()
+    return float((pred.predict_batch(xo).argmax(1) == labels).float().mean())
 
 # %% ../nbs/08_gradcam.ipynb #5fe724e4
 def _reinit(module:torch.nn.Module, seed:int):

@@ -14,7 +14,6 @@ __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNo
 import os
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
-import hashlib, json
 import pandas as pd, timm, torch
 from safetensors.torch import load_file, save_file
 from fastai.vision.all import (vision_learner, accuracy, F1Score, BalancedAccuracy, GradientAccumulation,
@@ -22,7 +21,7 @@ from fastai.vision.all import (vision_learner, accuracy, F1Score, BalancedAccura
 from fastai.callback.channelslast import ChannelsLast
 from .core import *
 from .data import *
-from .preprocess import dataset_norm_stats
+from .preprocess import dataset_norm_stats, file_sha256
 
 # %% ../nbs/04_models.ipynb #a6668de7
 @dataclass(frozen=True)
@@ -66,8 +65,9 @@ BACKBONES = {b.key: b for b in [
 ]}
 
 # %% ../nbs/04_models.ipynb #e546d53e
-def get_backbone(name:str)->Backbone:
+def get_backbone(name:str|Backbone)->Backbone:
     "The registry entry for a key (`convnextv2_tiny`) or a timm name (`regnety_040.ra3_in1k` or `regnety_040`)"
+    if isinstance(name, Backbone): return name
     if name in BACKBONES: return BACKBONES[name]
     for b in BACKBONES.values():
         if name in (b.timm_name, b.arch): return b
@@ -126,7 +126,7 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
                    pretrained:bool=True, # start from ImageNet weights
                    weights:str|Path|None=None)->dict: # local safetensors file or folder (offline use)
     "Keyword arguments for `timm.create_model` that load the right weights, online or offline"
-    b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
+    b = get_backbone(backbone)
     if not pretrained: return dict(pretrained=False)
     if weights is not None:
         w = Path(weights).expanduser()
@@ -164,7 +164,7 @@ def map_state_dict(src:dict, # tensors in another library's naming, in registrat
                    backbone:str|Backbone, # the registry entry (or timm name) to map onto
                    source:str='weights')->dict: # how to name `src` in errors
     "`src`'s tensors under timm's names for `backbone`, matched by order, every name/shape pair checked"
-    b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
+    b = get_backbone(backbone)
     ref = timm.create_model(b.arch, pretrained=False).state_dict()   # names and shapes only
     s, d = _tensors(src), _tensors(ref)
     if len(s) != len(d): raise WeightsImportError(f"{source}: {len(s)} tensors, but {b.timm_name} has {len(d)}; "
@@ -192,11 +192,11 @@ def import_weights(backbone:str|Backbone='efficientnet_lite0', # registry key or
                    src:str|Path|None=None, # weights file; `None`: the file a package ships for `backbone`
                    home:str|Path|None=None)->Path: # weights home (default `weights_home()`)
     "Convert `src` into timm's layout at `<home>/<timm name>/model.safetensors`; return that path"
-    b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
+    b = get_backbone(backbone)
     src = Path(src).expanduser() if src else _packaged_file(b)
     tensors = map_state_dict(read_state_dict(src), b, str(src))
     dst = Path(home or weights_home())/b.timm_name/'model.safetensors'
-    meta = dict(source=str(src), source_sha256=hashlib.sha256(src.read_bytes()).hexdigest(), timm_name=b.timm_name)
+    meta = dict(source=str(src), source_sha256=file_sha256(src), timm_name=b.timm_name)
     with atomic_path(dst) as tmp: save_file(tensors, str(tmp), metadata=meta)
     return dst
 
@@ -211,7 +211,7 @@ def resolve_config(cfg:TrainConfig)->TrainConfig:
 # %% ../nbs/04_models.ipynb #082d852a
 def backbone_norm_stats(backbone:str|Backbone)->tuple:
     "The (mean, std) the backbone's pretrained weights expect"
-    b = backbone if isinstance(backbone, Backbone) else get_backbone(backbone)
+    b = get_backbone(backbone)
     c = timm.get_pretrained_cfg(b.timm_name)
     return list(c.mean), list(c.std)
 

@@ -2,7 +2,8 @@
 
 Modules:
 
-- `lung_fastai.audit`: How well can the class be predicted from things that are not disease — file facts, or the image with the lungs hidden? If well, a high score of any model on this data is a question, not an answer.
+- `lung_fastai.app`: A page a clinician or a student can open: upload a film, see calibrated probabilities and where the network looked, next to the facts of the model — and nothing that pretends to be a diagnosis.
+- `lung_fastai.audit`: Do films repeat across splits as augmented copies, and can the class be predicted from things that are not disease — file facts, or the image with the lungs hidden? Either makes a high score a question, not an answer.
 - `lung_fastai.compare`: Several backbones trained and evaluated on the same data, seed and schedule, in one leaderboard with confidence intervals, calibration, size and speed on this device.
 - `lung_fastai.deploy`: The trained model as an MLflow pyfunc in the model registry, served over REST, and exported to ONNX — all built on the run folder's safetensors weights and JSON, never on a pickled learner.
 - `lung_fastai.evaluate`: Metrics a clinician can trust — per-class sensitivity, specificity, PPV and NPV with bootstrap confidence intervals, calibration before and after temperature scaling — figures, and a self-contained report with a model card.

@@ -13,6 +13,7 @@ from .synth import *
 from .data import *
 from .preprocess import *
 from .models import *
+from .audit import *
 from .train import *
 from .inference import *
 from .evaluate import *

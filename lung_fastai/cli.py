@@ -90,13 +90,27 @@ def _data_stats(a):
     print(f'size {a.size} ({a.resize}): mean {[round(m, 4) for m in mean]}  std {[round(s, 4) for s in std]}')
 
 def _data_dedup(a):
-    from lung_fastai.data import check_dataset
-    from lung_fastai.preprocess import audit_leakage, leakage_counts
-    pairs = audit_leakage(check_dataset(a.path), max_distance=a.max_distance)
+    from lung_fastai.audit import find_duplicates, dedup_method, duplicate_sheet
+    from lung_fastai.preprocess import leakage_counts
+    method = dedup_method(a.method)
+    if a.method == 'auto' and method == 'hash':
+        print("note: hash search only (exact and resized copies); for augmented copies import Lite0's ImageNet weights: "
+              "`lung-fastai weights import`", file=sys.stderr)
+    pairs = find_duplicates(check_dataset(a.path), method, max_distance=a.max_distance, min_ncc=a.min_ncc)
+    if a.sheet: _save_sheet(duplicate_sheet(pairs[pairs.split_a != pairs.split_b]), a.sheet)
     counts = leakage_counts(pairs)
-    if a.json: return _print_json(dict(counts=counts.to_dict('records'), pairs=pairs.to_dict('records')))
-    print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
-    for r in pairs.itertuples(): print(f'{r.kind:5s} d={r.distance:<3d} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
+    if a.json: return _print_json(dict(method=method, counts=counts.to_dict('records'), pairs=json.loads(pairs.to_json(orient='records')),
+                                       sheet=a.sheet))
+    print(f'method: {method}'); print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
+    for r in pairs.itertuples():
+        score = f'd={int(r.distance)}' if r.method == 'hash' else f'ncc={r.ncc:.3f}'
+        print(f'{r.kind:9s} {score:9s} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
+    if a.sheet: print(f'contact sheet: {a.sheet}')
+
+def _save_sheet(fig, path):
+    import matplotlib.pyplot as plt
+    with atomic_path(Path(path)) as tmp: fig.savefig(tmp, dpi=90, format='png')
+    plt.close(fig)
 
 # %% ../nbs/11_cli.ipynb #8752a286
 def _data_shortcuts(a):
@@ -131,7 +145,12 @@ def _data_cmd(sub):
     p.add_argument('--resize', default='squish', choices=['squish', 'pad', 'crop'], help='resize method (default: %(default)s)')
     p.add_argument('--recompute', action='store_true', help='ignore the cached statistics'); p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_stats)
-    p = d.add_parser('dedup', help='leakage audit: duplicate images within and across splits'); p.add_argument('path', help='dataset folder at any level')
+    p = d.add_parser('dedup', help='leakage audit: exact, resized and augmented copies within and across splits')
+    p.add_argument('path', help='dataset folder at any level')
+    p.add_argument('--method', default='auto', choices=DEDUP_METHODS, help="hash: SHA-256 + dHash; embedding: Lite0 neighbours "
+                   "confirmed geometrically; auto: both when Lite0's ImageNet weights are at hand, else hash (default: %(default)s)")
+    p.add_argument('--min-ncc', type=float, default=0.975, help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
+    p.add_argument('--sheet', help='write a contact sheet (PNG) of the closest cross-split pairs here')
     p.add_argument('--max-distance', type=int, default=5, help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: %(default)s)')
     p.add_argument('--json', action='store_true', help=_JSON); p.set_defaults(run=_data_dedup)
     p = d.add_parser('shortcuts', help='can the class be predicted without the lungs? (file facts, border frame)')
@@ -345,6 +364,20 @@ def _analysis_cmds(sub):
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT', help='output file (default: <run>/model.onnx)')
     p.add_argument('--data', help="dataset whose test images verify the export (default: the run's)"); p.set_defaults(run=_export)
 
+# %% ../nbs/11_cli.ipynb #efd22bad
+def _app(a):
+    from lung_fastai.app import launch_app
+    print(f'lung_fastai review app: http://{a.host}:{a.port}/  (research use only — not for clinical diagnosis; Ctrl+C stops it)')
+    launch_app(a.ref, host=a.host, port=a.port)
+
+@command
+def _app_cmd(sub):
+    p = sub.add_parser('app', help='the review app (Gradio): upload a film, see probabilities, Grad-CAM and the model card')
+    p.add_argument('ref', metavar='RUN_OR_MODEL_URI', help='run folder, or an MLflow model URI (models:/NAME@ALIAS, runs:/ID/model)')
+    p.add_argument('--host', default='127.0.0.1', help='interface to bind (default: %(default)s, this machine only)')
+    p.add_argument('--port', type=int, default=7860, help='port (default: %(default)s)')
+    p.set_defaults(run=_app)
+
 # %% ../nbs/11_cli.ipynb #78f438e5
 def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)->Path:
     "Phantoms → tiny EfficientNet trained two-stage → Grad-CAM → evaluated run folder; returns the run folder"
@@ -356,7 +389,7 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
     cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1, epochs=epochs,
-                      norm='backbone', num_workers=0, seed=0, out=str(out/'run'))
+                      norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))   # phantoms: see `find_duplicates`
     if (out/'run'/'checkpoints'/'last.pt').exists(): shutil.rmtree(out/'run')
     run = train(cfg).run_dir
     from lung_fastai.gradcam import gradcam_run

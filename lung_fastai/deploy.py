@@ -7,10 +7,11 @@ Docs: https://lung-fastai.github.io/lung_fastai/deploy.html.md"""
 
 # %% auto #0
 __all__ = ['decode_image_b64', 'LungCXRModel', 'log_pyfunc', 'register_run', 'serve_command', 'sys_executable', 'serve_env',
-           'invocation_body', 'export_onnx', 'OnnxPredictor', 'resolve_model_dir']
+           'invocation_body', 'load_test', 'export_onnx', 'OnnxPredictor', 'resolve_model_dir']
 
 # %% ../nbs/10a_deploy.ipynb #e55b3ef6
-import base64, binascii, contextlib, io, json, os, shutil, tempfile, warnings
+import base64, binascii, contextlib, io, json, os, shutil, tempfile, time, urllib.error, urllib.request, warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import *
@@ -107,6 +108,34 @@ def invocation_body(images:list)->bytes:
     "The JSON body for `/invocations` with base64-encoded image files or bytes"
     enc = [base64.b64encode(i if isinstance(i, bytes) else Path(i).read_bytes()).decode() for i in images]
     return json.dumps({'dataframe_split': {'columns': ['image'], 'data': [[e] for e in enc]}}).encode()
+
+# %% ../nbs/10a_deploy.ipynb #78300100
+def _post(url:str, body:bytes, timeout:float=60)->tuple:
+    "(status, seconds) of one POST; status 0 when the request never got an HTTP answer (dropped)"
+    req, t = urllib.request.Request(url, data=body, headers={'Content-Type': 'application/json'}), time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r: r.read(); status = r.status
+    except urllib.error.HTTPError as e: e.read(); status = e.code
+    except OSError: status = 0
+    return status, time.perf_counter() - t
+
+def load_test(url:str, # the server's `/invocations` URL
+              bodies:dict, # kind ('good', 'corrupt', 'oversize', …) -> list of request bodies
+              n:int=500, # requests in all, kinds drawn at random with weights `mix`
+              concurrency:int=8, mix:dict|None=None, seed:int=0)->dict:
+    "Latency percentiles of good requests, throughput, and answers by kind and status class, from `concurrency` clients"
+    rng, kinds = np.random.default_rng(seed), list(bodies)
+    w = np.array([(mix or {}).get(k, 1.0) for k in kinds], float)
+    plan = [(k, bodies[k][rng.integers(len(bodies[k]))]) for k in rng.choice(kinds, n, p=w/w.sum())]
+    t = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as ex: res = list(ex.map(lambda kb: (kb[0], *_post(url, kb[1])), plan))
+    wall = time.perf_counter() - t
+    df = pd.DataFrame(res, columns=['kind', 'status', 'seconds'])
+    df['answer'] = df.status.map(lambda s: 'dropped' if s == 0 else f'{s//100}xx')
+    good = df[(df.kind == 'good') & (df.status == 200)].seconds*1000
+    return dict(requests=n, concurrency=concurrency, seconds=round(wall, 2), requests_per_s=round(n/wall, 1),
+                good_ms={f'p{q}': round(float(np.percentile(good, q)), 1) if len(good) else None for q in (50, 95, 99)},
+                answers={k: {a: int(c) for a, c in v.items() if c} for k, v in pd.crosstab(df.kind, df.answer).to_dict('index').items()})
 
 # %% ../nbs/10a_deploy.ipynb #fafddaf2
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:

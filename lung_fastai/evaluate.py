@@ -9,7 +9,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics', 'bootstrap_ci',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
            'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'model_card', 'write_report',
-           'evaluate_external']
+           'run_temperature', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, html, io, json
@@ -26,7 +26,8 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import Predictor
-from .preprocess import audit_leakage, leakage_counts
+from .preprocess import leakage_counts
+from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
 
 # %% ../nbs/07_evaluate.ipynb #d51a35bc
 def confusion(y_true, y_pred, n_classes:int)->np.ndarray:
@@ -175,7 +176,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,
                  report:DataReport|None=None,
-                 audit:bool=True)->dict: # include the leakage audit (duplicates across splits) in the report
+                 audit:bool|str=True)->dict: # data audit in the report: True (the run's `dedup` method), a `find_duplicates` method, or False
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
     if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
         return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
@@ -188,7 +189,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     t = fit_temperature(_logp(vprobs), vy)
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed)
-    if audit: res['leakage'] = _leakage(report, out)
+    if audit: res.update(_data_audit(report, out, _audit_method(run_dir, audit), seed))
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report)
     return res
@@ -213,11 +214,21 @@ def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
                 confusion=confusion(y, probs.argmax(1), len(pred.classes)).tolist(), n_bootstrap=n_boot, seed=seed,
                 lung_fastai_version=lung_fastai.__version__, evaluated=datetime.now().isoformat(timespec='seconds'))
 
-def _leakage(report, out:Path)->list:
-    "Duplicate pairs per split pair (also written in full to eval/leakage.csv)"
-    pairs = audit_leakage(report)
+def _audit_method(run_dir:Path, audit:bool|str)->str:
+    if audit is not True: return dedup_method(audit)
+    cfg = load_config(run_dir/'config.yaml') if (run_dir/'config.yaml').exists() else TrainConfig()
+    return dedup_method(cfg.dedup)
+
+def _data_audit(report, out:Path, method:str, seed:int)->dict:
+    "Duplicate pairs per split pair (in full in eval/leakage.csv, closest in a figure) and the shortcut probes"
+    pairs = find_duplicates(report, method)
     atomic_write_text(out/'leakage.csv', pairs.to_csv(index=False))
-    return leakage_counts(pairs).to_dict('records')
+    cross = pairs[pairs.split_a != pairs.split_b]
+    if len(cross): _save_fig(duplicate_sheet(cross, n=6), out/'figures'/'duplicates.png')
+    # the image probe runs where the audit looks at images (its features need Lite0's weights, as the embedding search)
+    probes = shortcut_audit(report, images=method != 'hash', seed=seed)
+    return dict(leakage=leakage_counts(pairs).to_dict('records'), dedup_method=method,
+                shortcuts=json.loads(probes.to_json(orient='records')))
 
 def _save_fig(fig, path:Path):
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')
@@ -252,15 +263,29 @@ def _headline_table(res:dict)->pd.DataFrame:
 _CSS = 'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table.t{border-collapse:collapse}' \
        'table.t td,table.t th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}.warn{background:#fff3cd;padding:.8em;border-radius:6px}'
 
-def _leak_html(leakage)->str:
+def _leak_html(leakage, method:str|None=None)->str:
     if leakage is None: return ''
-    if not leakage: return '<p><b>Leakage audit:</b> no exact or near-duplicate images found within or across splits.</p>'
-    return '<p><b>Leakage audit</b> (duplicate pairs; full list in eval/leakage.csv):</p>' + pd.DataFrame(leakage).to_html(index=False, border=0, classes='t')
+    how = {'hash': 'SHA-256 and dHash: exact and resized copies', 'embedding': 'embedding search: augmented copies',
+           'both': 'SHA-256, dHash and embedding search: exact, resized and augmented copies'}.get(method, '')
+    if not leakage: return f'<p><b>Leakage audit</b> ({how}): no duplicate images found within or across splits.</p>'
+    return (f'<p><b>Leakage audit</b> ({how}; duplicate pairs per split pair, full list in eval/leakage.csv, the closest '
+            'cross-split pairs in the figure below):</p>' + pd.DataFrame(leakage).to_html(index=False, border=0, classes='t'))
 
-def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None)->str:
+def _shortcut_html(probes:list|None, res:dict)->str:
+    if not probes: return ''
+    model = res['headline'].get('balanced_accuracy', {})
+    rows = [dict(probe=p['probe'], balanced_accuracy=p['balanced_accuracy'], **{'95% CI': _ci_text(p['ci95'])}, chance=p['chance'],
+                 verdict=p['verdict']) for p in probes]
+    rows.append(dict(probe=f"this model ({res['split']} split)", balanced_accuracy=ifnone(model.get('value'), float('nan')),
+                     **{'95% CI': _ci_text(model.get('ci95', [None, None]))}, chance=1/len(res['classes']), verdict=''))
+    return ('<h2>Shortcut audit</h2><p>How well the class is predicted from things that are not disease (5-fold '
+            'cross-validated balanced accuracy over all splits), next to the model. A probe close to the model means its '
+            'score may come from <i>where</i> a film was taken, not from the lungs.</p>' + _table(pd.DataFrame(rows).set_index('probe')))
+
+def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None, method:str|None=None)->str:
     "The model card section of the report"
     counts = _table(report.counts(), '{:.0f}') if report is not None else '<p>(data summary unavailable)</p>'
-    leak = _leak_html(leakage)
+    leak = _leak_html(leakage, method)
     return f"""<h2>Model card</h2>
 <p class="warn"><b>Research use only — not for clinical diagnosis.</b> Not a medical device; no regulatory clearance.</p>
 <p><b>Model:</b> {html.escape(spec['timm_name'])} fine-tuned in two stages (head with frozen backbone, then all layers);
@@ -297,14 +322,14 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
 Brier {res['calibrated']['brier']:.3f}.</p>
 <h2>Per class</h2>{_table(pcm)}
 <h2>Figures</h2>{''.join(_img_tag(figs/f) for f in ('confusion.png', 'roc.png', 'reliability.png', 'top_losses.png'))}
-{cam_html}{extra_html}{model_card(spec, cfg, report, res.get('leakage'))}"""
+{cam_html}{extra_html}{_shortcut_html(res.get('shortcuts'), res)}{model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method'))}{_img_tag(figs/'duplicates.png')}"""
     page = f'<!doctype html><html><head><meta charset="utf-8"><title>lung_fastai report</title><style>{_CSS}</style></head><body>{body}</body></html>'
     return atomic_write_text(out/'report.html', page)
 
 # %% ../nbs/07_evaluate.ipynb #639cdb6b
-def _run_temperature(run_dir:Path)->float:
+def run_temperature(run_dir:str|Path)->float:
     "The temperature fitted on the run's own val split by `evaluate_run` (1.0 if it was never evaluated)"
-    m = run_dir/'eval'/'metrics.json'
+    m = Path(run_dir)/'eval'/'metrics.json'
     return float(json.loads(m.read_text()).get('temperature', 1.0)) if m.exists() else 1.0
 
 def evaluate_external(run_dir:str|Path, # a finished run folder
@@ -316,7 +341,7 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     if files.empty: raise DataError(f"{report.root}: no usable images in its class folders")
     pred = Predictor(run_dir)
     probs, y = run_probs(pred, files, tta)
-    t = _run_temperature(run_dir)
+    t = run_temperature(run_dir)
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])

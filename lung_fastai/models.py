@@ -6,9 +6,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNotFound', 'weights_home', 'weights_kwargs',
-           'WeightsImportError', 'read_state_dict', 'map_state_dict', 'import_weights', 'resolve_config',
-           'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics',
-           'cxr_learner']
+           'weights_at_hand', 'WeightsImportError', 'read_state_dict', 'map_state_dict', 'import_weights',
+           'resolve_config', 'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head',
+           'cxr_metrics', 'cxr_learner']
 
 # %% ../nbs/04_models.ipynb #f23d1fa6
 import os
@@ -138,6 +138,12 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
     if _offline() and not _in_hf_cache(b):
         raise _missing(b, f"HF_HUB_OFFLINE is set and {b.timm_name} is not in the Hugging Face cache.")
     return dict(pretrained=True)
+
+# %% ../nbs/04_models.ipynb #99590962
+def weights_at_hand(backbone:str|Backbone)->bool:
+    "Whether the backbone's ImageNet weights load without a network: an attached Kaggle dataset, the weights home, the HF cache"
+    b = get_backbone(backbone)
+    return bool(_kaggle_weights(b) or _home_weights(b) or _in_hf_cache(b))
 
 # %% ../nbs/04_models.ipynb #721ae5ce
 class WeightsImportError(UserError, ValueError):

@@ -26,7 +26,8 @@ from safetensors.torch import save_file, load_file
 import lung_fastai
 from .core import *
 from .data import *
-from .preprocess import dataset_fingerprint, audit_leakage, drop_leaks
+from .preprocess import dataset_fingerprint, drop_leaks
+from .audit import find_duplicates
 from .models import *
 
 # %% ../nbs/05_train.ipynb #bf4ac1d7
@@ -243,7 +244,7 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
     if not resume and (run_dir/'checkpoints'/'last.pt').exists():
         raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
     report = report or check_dataset(resolve_dataset(cfg.data))
-    if cfg.drop_leaks: report = drop_leaks(report, audit_leakage(report))
+    if cfg.drop_leaks: report = drop_leaks(report, find_duplicates(report, cfg.dedup))
     if is_main_process(): save_config(cfg, run_dir/'config.yaml')
     set_seed(cfg.seed)
     dls = backbone_dataloaders(report, cfg)

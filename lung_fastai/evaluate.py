@@ -12,7 +12,7 @@ __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier',
            'run_temperature', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
-import base64, html, io, json
+import base64, io, json
 from datetime import datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -26,6 +26,7 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import Predictor
+from markupsafe import Markup
 from .preprocess import leakage_counts
 from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
 
@@ -246,12 +247,13 @@ def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     atomic_write_text(out/'metrics.json', json.dumps(res, indent=2))
 
 # %% ../nbs/07_evaluate.ipynb #41f3a7b5
-def _img_tag(path:Path)->str:
-    if not path.exists(): return ''
-    return f'<img src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}" style="max-width:100%">'
+def _img_tag(path:Path, cls:str='')->Markup:
+    "The PNG at `path` embedded as a data URI (empty if it does not exist)"
+    if not path.exists(): return Markup('')
+    return Markup(f'<img class="{cls}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">')
 
-def _table(df:pd.DataFrame, fmt='{:.3f}')->str:
-    return df.to_html(float_format=lambda v: fmt.format(v), na_rep='—', border=0, classes='t')
+def _table(df:pd.DataFrame, fmt='{:.3f}')->Markup:
+    return Markup(df.to_html(float_format=lambda v: fmt.format(v), na_rep='—', border=0, classes='t'))
 
 def _ci_text(ci:list)->str: return 'n/a' if None in ci else f"{ci[0]:.3f} – {ci[1]:.3f}"
 
@@ -260,70 +262,49 @@ def _headline_table(res:dict)->pd.DataFrame:
                          for k, v in res['headline'].items()}).T
 
 # %% ../nbs/07_evaluate.ipynb #cce39977
-_CSS = 'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}table.t{border-collapse:collapse}' \
-       'table.t td,table.t th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}.warn{background:#fff3cd;padding:.8em;border-radius:6px}'
+def _templates():
+    "The report's Jinja2 templates (`resources/templates`), HTML-escaping every value not marked safe"
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    return Environment(loader=FileSystemLoader(resource_path('templates')), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
 
-def _leak_html(leakage, method:str|None=None)->str:
-    if leakage is None: return ''
-    how = {'hash': 'SHA-256 and dHash: exact and resized copies', 'embedding': 'embedding search: augmented copies',
-           'both': 'SHA-256, dHash and embedding search: exact, resized and augmented copies'}.get(method, '')
-    if not leakage: return f'<p><b>Leakage audit</b> ({how}): no duplicate images found within or across splits.</p>'
-    return (f'<p><b>Leakage audit</b> ({how}; duplicate pairs per split pair, full list in eval/leakage.csv, the closest '
-            'cross-split pairs in the figure below):</p>' + pd.DataFrame(leakage).to_html(index=False, border=0, classes='t'))
+_DEDUP_TEXT = {'hash': 'SHA-256 and dHash: exact and resized copies', 'embedding': 'embedding search: augmented copies',
+               'both': 'SHA-256, dHash and embedding search: exact, resized and augmented copies'}
 
-def _shortcut_html(probes:list|None, res:dict)->str:
-    if not probes: return ''
+def _shortcut_table(probes:list|None, res:dict)->Markup|None:
+    "The shortcut probes and, in the last row, this model's balanced accuracy"
+    if not probes: return None
     model = res['headline'].get('balanced_accuracy', {})
     rows = [dict(probe=p['probe'], balanced_accuracy=p['balanced_accuracy'], **{'95% CI': _ci_text(p['ci95'])}, chance=p['chance'],
                  verdict=p['verdict']) for p in probes]
     rows.append(dict(probe=f"this model ({res['split']} split)", balanced_accuracy=ifnone(model.get('value'), float('nan')),
                      **{'95% CI': _ci_text(model.get('ci95', [None, None]))}, chance=1/len(res['classes']), verdict=''))
-    return ('<h2>Shortcut audit</h2><p>How well the class is predicted from things that are not disease (5-fold '
-            'cross-validated balanced accuracy over all splits), next to the model. A probe close to the model means its '
-            'score may come from <i>where</i> a film was taken, not from the lungs.</p>' + _table(pd.DataFrame(rows).set_index('probe')))
+    return _table(pd.DataFrame(rows).set_index('probe'))
 
-def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None, method:str|None=None)->str:
-    "The model card section of the report"
-    counts = _table(report.counts(), '{:.0f}') if report is not None else '<p>(data summary unavailable)</p>'
-    leak = _leak_html(leakage, method)
-    return f"""<h2>Model card</h2>
-<p class="warn"><b>Research use only — not for clinical diagnosis.</b> Not a medical device; no regulatory clearance.</p>
-<p><b>Model:</b> {html.escape(spec['timm_name'])} fine-tuned in two stages (head with frozen backbone, then all layers);
-input {spec['image_size']} px ({spec['resize']}), grayscale repeated to 3 channels; classes: {html.escape(', '.join(spec['display_names']))}.</p>
-<p><b>Intended use:</b> research on chest X-ray classification methods; teaching. <b>Not intended</b> for diagnosis,
-triage or screening of patients.</p>
-<p><b>Training data:</b> {html.escape(str(cfg.get('data')))} (fingerprint {spec.get('data_fingerprint')}).</p>{counts}{leak}
-<p><b>Limitations:</b> the Kaggle dataset merges several public sources; a model may learn the source (hospital,
-scanner, text markers) instead of the disease, and duplicated images across splits inflate metrics (see the leakage
-audit). Prevalences are the dataset's, not a clinic's: PPV and NPV change with prevalence. Lateral views, children,
-devices and comorbidities are under-represented or absent. Five classes do not cover other findings.</p>"""
+def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None, method:str|None=None)->Markup:
+    "The model card section of the report (template `model_card.html.j2`)"
+    return Markup(_templates().get_template('model_card.html.j2').render(
+        spec=spec, data=str(cfg.get('data')), counts=_table(report.counts(), '{:.0f}') if report is not None else None,
+        leakage=leakage, method_text=_DEDUP_TEXT.get(method, 'duplicate search'),
+        leakage_table=Markup(pd.DataFrame(leakage).to_html(index=False, border=0, classes='t')) if leakage else None))
 
 # %% ../nbs/07_evaluate.ipynb #d2107827
-def _absent_html(res:dict)->str:
-    absent = res.get('absent_classes') or []
-    return f"<p class='warn'><b>Absent from this data:</b> {html.escape(', '.join(absent))} — no metric of theirs is shown; " \
-           "macro averages are over the classes present.</p>" if absent else ''
-
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='',
                  out:str|Path|None=None)->Path: # folder of the report and its figures (default `<run>/eval`)
-    "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present)"
+    "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present), from `report.html.j2`"
     run_dir = Path(run_dir); out = Path(out or run_dir/'eval'); figs = out/'figures'
     spec = json.loads((run_dir/'model.json').read_text())
     cfg = load_config(run_dir/'config.yaml').__dict__ if (run_dir/'config.yaml').exists() else {}
     pcm = pd.DataFrame(res['per_class']).T.astype(float).astype({'n': int})   # counts print as integers
     cam = run_dir/'cam'/'summary.json'
-    cam_html = f"<h2>Grad-CAM</h2><pre>{html.escape(cam.read_text())}</pre>{_img_tag(run_dir/'cam'/'grid.png')}" if cam.exists() else ''
-    body = f"""<h1>lung_fastai evaluation — {html.escape(spec['arch'])}</h1>
-<p>{res['n_images']} images of the <b>{res['split']}</b> split{' with test-time augmentation' if res['tta'] else ''};
-95 % CIs from {res['n_bootstrap']} stratified bootstrap resamples (seed {res['seed']}); accuracy's exact (Clopper–Pearson)
-95 % CI: {_ci_text(res['accuracy_exact_ci95'])}.</p>{_absent_html(res)}
-<h2>Headline</h2>{_table(_headline_table(res))}
-<p>After temperature scaling (T = {res['temperature']:.3f}, fitted on the run's val split): ECE {res['calibrated']['ece']:.3f},
-Brier {res['calibrated']['brier']:.3f}.</p>
-<h2>Per class</h2>{_table(pcm)}
-<h2>Figures</h2>{''.join(_img_tag(figs/f) for f in ('confusion.png', 'roc.png', 'reliability.png', 'top_losses.png'))}
-{cam_html}{extra_html}{_shortcut_html(res.get('shortcuts'), res)}{model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method'))}{_img_tag(figs/'duplicates.png')}"""
-    page = f'<!doctype html><html><head><meta charset="utf-8"><title>lung_fastai report</title><style>{_CSS}</style></head><body>{body}</body></html>'
+    page = _templates().get_template('report.html.j2').render(
+        spec=spec, res=res, css=Markup(resource_path('templates', 'report.css').read_text()), exact_ci=_ci_text(res['accuracy_exact_ci95']),
+        headline=_table(_headline_table(res)), per_class=_table(pcm),
+        figures=[_img_tag(figs/'confusion.png', 'wide')] + [_img_tag(figs/f) for f in ('roc.png', 'reliability.png', 'top_losses.png')],
+        cam_summary=cam.read_text() if cam.exists() else None, cam_grid=_img_tag(run_dir/'cam'/'grid.png', 'wide'),
+        extra_html=Markup(extra_html), shortcuts=_shortcut_table(res.get('shortcuts'), res),
+        model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),
+        duplicates_figure=_img_tag(figs/'duplicates.png'))
     return atomic_write_text(out/'report.html', page)
 
 # %% ../nbs/07_evaluate.ipynb #639cdb6b

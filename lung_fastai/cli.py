@@ -11,10 +11,9 @@ __all__ = ['command', 'build_parser', 'main', 'info', 'add_config_flags', 'expan
 import warnings
 # fastai's layers call torch.jit.script at import; the CLI is an entry point, so it (not the library) hides that notice
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
-import argparse, json, os, re, shutil, sys, typing
+import argparse, importlib, json, os, re, shutil, sys, typing
 from dataclasses import fields
 from fastcore.docments import docments
-import pandas as pd
 from dataclasses import replace
 from pathlib import Path
 import lung_fastai
@@ -220,9 +219,17 @@ def add_config_flags(p:argparse.ArgumentParser):
         elif tp is list: p.add_argument(flag, type=_comma_list, default=None, metavar='A,B', help=help_)
         else: p.add_argument(flag, type=tp, default=None, choices=_choices(doc), help=help_)
 
+def _import_trackers(cfg:TrainConfig, resume:bool=False):
+    "Register the trackers with `train`: needed when `cfg.track` asks for one, tried on resume (the run may track)"
+    if not (cfg.track or resume): return
+    try: importlib.import_module('lung_fastai.tracking')   # registers the trackers with `train`
+    except ImportError:
+        if cfg.track: raise
+
 def _train(a):
     from lung_fastai.train import train, is_distributed, is_main_process
     cfg = load_config(a.config, **{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
+    _import_trackers(cfg, a.resume)
     learn = train(cfg, resume=a.resume)
     if is_distributed(): print(f"[rank {os.environ.get('RANK')}] finished", flush=True)
     if is_main_process(): print(f'Run folder: {learn.run_dir}')
@@ -323,6 +330,7 @@ def _compare(a):
     from lung_fastai.compare import compare_backbones
     cfg = load_config(a.config, data=a.data, epochs=a.epochs, freeze_epochs=a.freeze_epochs, seed=a.seed, num_workers=a.num_workers)
     if a.no_pretrained: cfg = replace(cfg, pretrained=False)
+    _import_trackers(cfg)
     board = compare_backbones(a.archs.split(','), check_dataset(resolve_dataset(cfg.data)), a.out, cfg, n_boot=a.n_boot)
     print((Path(a.out)/'leaderboard.md').read_text())
 

@@ -9,17 +9,17 @@ Docs: https://lung-fastai.github.io/lung_fastai/compare.html.md"""
 __all__ = ['throughput', 'compare_backbones']
 
 # %% ../nbs/09_compare.ipynb #b76f4790
-import json, time
+import time
 from dataclasses import replace
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 import matplotlib.pyplot as plt
 from .core import *
 from .data import *
 from .models import get_backbone
 from .train import train
 from .inference import Predictor
-from .evaluate import evaluate_run
+from .evaluate import evaluate_run, data_audit
 
 # %% ../nbs/09_compare.ipynb #a168f4e2
 def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bool=True)->float:
@@ -57,12 +57,12 @@ def compare_backbones(archs:list, # registry keys
                       n_boot:int=1000)->pd.DataFrame:
     "Train and evaluate each backbone on the same data, seed and schedule; write leaderboard.csv/.md and a plot"
     out, base = Path(out), base or TrainConfig()
-    rows = []
+    audit, rows = data_audit(report, base.dedup), []   # the data's audit is the same for every backbone: once
     for key in archs:
         b = get_backbone(key)
         run = out/b.key
         train(replace(base, arch=b.key, out=str(run)), report=report, show_progress=False)
-        res = evaluate_run(run, report=report, n_boot=n_boot)
+        res = evaluate_run(run, report=report, n_boot=n_boot, audit=audit)
         rows.append(_row(b.key, run, res, Predictor(run), base.bs or b.bs))
     board = pd.DataFrame(rows).sort_values('macro_f1', ascending=False).reset_index(drop=True)
     _write_board(board, out)

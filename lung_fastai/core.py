@@ -8,15 +8,15 @@ Docs: https://lung-fastai.github.io/lung_fastai/core.html.md"""
 __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NAMES', 'DEDUP_METHODS', 'display_name',
            'package_dir', 'resource_path', 'project_root', 'in_kaggle', 'lung_home', 'data_home', 'runs_home',
            'env_vars', 'current_umask', 'atomic_path', 'atomic_write_text', 'set_seed', 'default_device',
-           'choose_precision', 'is_main_process', 'is_distributed', 'in_lr_find', 'TrainConfig', 'UserError',
-           'ConfigError', 'merge_config', 'load_config', 'save_config']
+           'choose_precision', 'is_main_process', 'is_distributed', 'in_lr_find', 'set_tracker_factory',
+           'tracker_factory', 'TrainConfig', 'UserError', 'ConfigError', 'merge_config', 'load_config', 'save_config']
 
 # %% ../nbs/00_core.ipynb #ebec9537
-import os, random, tempfile, difflib, dataclasses, typing
+import os, tempfile, difflib, dataclasses, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
-import numpy as np, torch, yaml
+import torch, yaml
 from fastcore.basics import ifnone
 import lung_fastai
 
@@ -141,6 +141,22 @@ def in_lr_find(learn)->bool:
 
 METRIC_NAMES = {'f1_macro': 'f1_score', 'balanced_accuracy': 'balanced_accuracy_score'}
 DEDUP_METHODS = ('auto', 'hash', 'embedding', 'both')   # the duplicate searches of `audit.find_duplicates`
+
+# `train` turns `cfg.track` into callbacks through this hook, which `lung_fastai.tracking` fills when it is imported:
+# training never imports the tracking layer above it (fastai's callbacks work the same way: import, then use)
+_tracker_factory = None
+
+def set_tracker_factory(fn):
+    "Register `fn(cfg, run_dir, fingerprint) -> callbacks`: what `train` calls for `cfg.track`"
+    global _tracker_factory
+    _tracker_factory = fn
+
+def tracker_factory():
+    "The registered tracker factory, or a `ConfigError` saying what to import"
+    if _tracker_factory is None:
+        raise ConfigError("`track` needs the trackers: `import lung_fastai.tracking` before training (the CLI does), "
+                          "with the `track` extra installed (pip install 'lung_fastai[track]')")
+    return _tracker_factory
 
 
 # %% ../nbs/00_core.ipynb #2e403d8d

@@ -11,7 +11,7 @@ __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RESIZE_MET
            'cxr_datablock', 'cxr_dataloaders', 'split_files', 'labelled_dl']
 
 # %% ../nbs/02_data.ipynb #504f8404
-import os, json, warnings
+import os, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import ifnone
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, PadMode,
-                               aug_transforms, Normalize, imagenet_stats, parent_label, IndexSplitter)
+                               aug_transforms, Normalize, imagenet_stats, IndexSplitter)
 from .core import *
 
 # %% ../nbs/02_data.ipynb #bd3960b4

@@ -17,12 +17,11 @@ import numpy as np, pandas as pd, torch
 from .core import *
 from .inference import Predictor, read_spec, ModelFileError
 from .tracking import default_tracking_uri
-
-# %% ../nbs/10a_deploy.ipynb #4c6fa06d
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+# %% ../nbs/10a_deploy.ipynb #4c6fa06d
 def _bad(msg): return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
 
 def decode_image_b64(s, row:int, max_bytes:int)->bytes:

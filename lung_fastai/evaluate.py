@@ -8,15 +8,14 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 # %% auto #0
 __all__ = ['confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics', 'bootstrap_ci',
            'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses',
-           'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'model_card', 'write_report',
+           'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'data_audit', 'model_card', 'write_report',
            'run_temperature', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
-import base64, io, json
+import base64, json
 from datetime import datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-import matplotlib
 import matplotlib.pyplot as plt
 from scipy.optimize import minimize_scalar
 from scipy.stats import binomtest
@@ -177,7 +176,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,
                  report:DataReport|None=None,
-                 audit:bool|str=True)->dict: # data audit in the report: True (the run's `dedup` method), a `find_duplicates` method, or False
+                 audit:bool|str|dict=True)->dict: # data audit: True (the run's `dedup` method), a method, a `data_audit` result, or False
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
     if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
         return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
@@ -190,7 +189,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     t = fit_temperature(_logp(vprobs), vy)
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed)
-    if audit: res.update(_data_audit(report, out, _audit_method(run_dir, audit), seed))
+    if audit is not False:
+        res.update(_write_audit(audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit), seed), out))
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report)
     return res
@@ -220,16 +220,22 @@ def _audit_method(run_dir:Path, audit:bool|str)->str:
     cfg = load_config(run_dir/'config.yaml') if (run_dir/'config.yaml').exists() else TrainConfig()
     return dedup_method(cfg.dedup)
 
-def _data_audit(report, out:Path, method:str, seed:int)->dict:
-    "Duplicate pairs per split pair (in full in eval/leakage.csv, closest in a figure) and the shortcut probes"
+def data_audit(report:DataReport, method:str='auto', seed:int=0)->dict:
+    "Duplicate pairs and shortcut probes of a dataset for the report: compute once, pass to every `evaluate_run` of it"
+    method = dedup_method(method)
     pairs = find_duplicates(report, method)
+    # the image probe runs where the audit looks at images (its features need Lite0's weights, as the embedding search)
+    probes = shortcut_audit(report, images=method != 'hash', seed=seed)
+    return dict(pairs=pairs, leakage=leakage_counts(pairs).to_dict('records'), dedup_method=method,
+                shortcuts=json.loads(probes.to_json(orient='records')))
+
+def _write_audit(audit:dict, out:Path)->dict:
+    "eval/leakage.csv (every pair) and the closest cross-split pairs as a figure; the audit's entries for metrics.json"
+    pairs = audit['pairs']
     atomic_write_text(out/'leakage.csv', pairs.to_csv(index=False))
     cross = pairs[pairs.split_a != pairs.split_b]
     if len(cross): _save_fig(duplicate_sheet(cross, n=6), out/'figures'/'duplicates.png')
-    # the image probe runs where the audit looks at images (its features need Lite0's weights, as the embedding search)
-    probes = shortcut_audit(report, images=method != 'hash', seed=seed)
-    return dict(leakage=leakage_counts(pairs).to_dict('records'), dedup_method=method,
-                shortcuts=json.loads(probes.to_json(orient='records')))
+    return {k: v for k, v in audit.items() if k != 'pairs'}
 
 def _save_fig(fig, path:Path):
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')

@@ -26,6 +26,7 @@ from .core import *
 from .data import *
 from .models import get_backbone
 from .inference import Predictor
+from fastcore.basics import patch
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
 def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
@@ -128,8 +129,6 @@ def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, 
     return upsample_cams(np.concatenate(out), geometry, size)
 
 # %% ../nbs/08_gradcam.ipynb #dabde602
-from fastcore.basics import patch
-
 @patch
 def cams(self:Predictor, paths:list, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
     "Heatmaps for images (at the model's input size) and the model's probabilities"

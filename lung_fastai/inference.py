@@ -20,6 +20,7 @@ from .core import *
 from .data import *
 from .data import RESIZE_METHODS
 from .models import cxr_metrics, prune_unused_head
+from fastcore.basics import patch
 
 # %% ../nbs/06_inference.ipynb #5d6159df
 class ModelFileError(UserError, ValueError):
@@ -66,8 +67,6 @@ class Predictor:
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
 
 # %% ../nbs/06_inference.ipynb #acb686b5
-from fastcore.basics import patch
-
 @patch
 def preprocess(self:Predictor, src)->torch.Tensor:
     "One image (path, bytes or PIL image) as a normalized 3×size×size tensor"

@@ -12,12 +12,12 @@ __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNo
 
 # %% ../nbs/04_models.ipynb #f23d1fa6
 import os
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 import pandas as pd, timm, torch
 from safetensors.torch import load_file, save_file
 from fastai.vision.all import (vision_learner, accuracy, F1Score, BalancedAccuracy, GradientAccumulation,
-                               CrossEntropyLossFlat, imagenet_stats)
+                               CrossEntropyLossFlat)
 from fastai.callback.channelslast import ChannelsLast
 from .core import *
 from .data import *

@@ -13,9 +13,9 @@ __all__ = ['METRIC_NAMES_INV', 'TRACKERS', 'RunTracker', 'TensorBoardTracker', '
 import json, os, subprocess
 from dataclasses import asdict
 from pathlib import Path
-import numpy as np, torch
 from fastai.learner import Callback
 from .core import *
+from fastcore.basics import store_attr, patch
 
 # %% ../nbs/10_tracking.ipynb #b7b08716
 class RunTracker(Callback):
@@ -97,7 +97,6 @@ class MLflowTracker(RunTracker):
         mlflow.log_metrics(values, step=step, run_id=self.mlrun.info.run_id)
 
 # %% ../nbs/10_tracking.ipynb #c28a70a6
-from fastcore.basics import store_attr, patch
 _ARTIFACTS = ('config.yaml', 'metrics.csv', 'model.json', 'eval', 'cam')
 
 @patch
@@ -147,3 +146,5 @@ def make_trackers(cfg:TrainConfig, run_dir, fingerprint:str|None=None)->list:
     make = dict(tensorboard=lambda: [TensorBoardTracker(run_dir)], mlflow=lambda: [MLflowTracker(cfg, run_dir, fingerprint=fingerprint)],
                 wandb=lambda: wandb_callbacks(cfg, run_dir))
     return [cb for t in cfg.track for cb in make[t]()]
+
+set_tracker_factory(make_trackers)   # what `train` calls for `cfg.track`

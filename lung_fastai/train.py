@@ -10,18 +10,16 @@ __all__ = ['StageLRs', 'norm_param_names', 'rng_state', 'set_rng_state', 'unwrap
            'InterruptAfter']
 
 # %% ../nbs/05_train.ipynb #93e3fbb7
-import csv, json, os, random, time, warnings
+import json, random, warnings
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 import numpy as np, torch
-from fastcore.basics import patch, store_attr, ifnone
+from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
-from fastai.learner import Learner, Callback, CancelEpochException
+from fastai.learner import Learner, Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.tracker import EarlyStoppingCallback, ReduceLROnPlateau
-from fastai.callback.progress import CSVLogger
 from safetensors.torch import save_file, load_file
 import lung_fastai
 from .core import *
@@ -266,10 +264,9 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
 
 # %% ../nbs/05_train.ipynb #9961d364
 def _config_trackers(learn, cfg, run_dir, report)->list:
-    "The trackers `cfg.track` asks for (see `lung_fastai.tracking`), added to `learn`"
+    "The trackers `cfg.track` asks for (registered by `lung_fastai.tracking` on import), added to `learn`"
     if not cfg.track: return []
-    from lung_fastai.tracking import make_trackers
-    cbs = make_trackers(cfg, run_dir, dataset_fingerprint(report.files))
+    cbs = tracker_factory()(cfg, run_dir, dataset_fingerprint(report.files))   # registered by lung_fastai.tracking
     for cb in cbs: learn.add_cb(cb)
     return [cb for cb in cbs if hasattr(cb, 'finish')]
 

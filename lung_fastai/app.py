@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
 from .core import *
-from .data import check_dataset
+from .data import check_dataset, is_dicom, load_cxr
 from .inference import Predictor
 from .evaluate import run_temperature
 from .gradcam import overlay
@@ -29,11 +29,24 @@ MAX_FILE_MB, MAX_PIXELS = 50, 60_000_000   # a 7,000 × 8,000 film fits; a decom
 class InputRejected(UserError, ValueError):
     "A file the review app will not read (the message says why)"
 
+def _check_dicom(path:Path, max_pixels:int)->Path:
+    "A DICOM upload: a single-frame grayscale radiograph of sane size (read from the header), else `InputRejected`"
+    import pydicom
+    try: ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as e: raise InputRejected(f"{path.name} is not a readable DICOM file: {type(e).__name__}") from None
+    if int(ds.get('Rows', 0))*int(ds.get('Columns', 0)) > max_pixels:
+        raise InputRejected(f"{path.name} is {ds.Columns} × {ds.Rows} pixels, over the {max_pixels:,}-pixel limit")
+    try: load_cxr(path)   # refuses CT, MR, multi-frame and colour files with the reason
+    except UserError as e: raise InputRejected(str(e).replace(str(path), path.name)) from None
+    except Exception as e: raise InputRejected(f"{path.name}: unreadable or truncated DICOM ({type(e).__name__})") from None
+    return path
+
 def check_upload(path:str|Path, max_mb:float=MAX_FILE_MB, max_pixels:int=MAX_PIXELS)->Path:
     "The uploaded file, if it is an image of sane size; else `InputRejected` saying why"
     path = Path(path)
     if path.stat().st_size > max_mb*2**20:
         raise InputRejected(f"{path.name} is {path.stat().st_size/2**20:.0f} MB; the limit is {max_mb} MB")
+    if is_dicom(path): return _check_dicom(path, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the limit below decides
@@ -42,7 +55,7 @@ def check_upload(path:str|Path, max_mb:float=MAX_FILE_MB, max_pixels:int=MAX_PIX
         raise InputRejected(f"{path.name} would decode to billions of pixels (a decompression bomb?), over the "
                             f"{max_pixels:,}-pixel limit") from None
     except Exception as e:
-        raise InputRejected(f"{path.name} is not an image this app reads (PNG, JPEG, BMP, TIFF): {type(e).__name__}") from None
+        raise InputRejected(f"{path.name} is not an image this app reads (PNG, JPEG, BMP, TIFF, DICOM): {type(e).__name__}") from None
     if w*h > max_pixels: raise InputRejected(f"{path.name} is {w} × {h} pixels, over the {max_pixels:,}-pixel limit")
     return path
 
@@ -97,7 +110,7 @@ def _examples(run_dir:Path, n:int=5)->list:
 
 def _analyse(review:Review, path, cls):
     "What the page shows for an upload: probabilities, overlay, a status line (an error is a status line, not a crash)"
-    if path is None: return None, None, 'Upload a chest X-ray (PNG, JPEG, BMP or TIFF).'
+    if path is None: return None, None, 'Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).'
     try:
         path = check_upload(path)
         probs = review.probabilities(path)
@@ -117,9 +130,9 @@ def build_app(ref:str|Path, # a run folder or an MLflow model URI (models:/NAME@
         gr.Markdown(f"## lung_fastai — chest X-ray review\n{model_card_md(review)}")
         with gr.Row():
             with gr.Column():
-                film = gr.File(label='Chest X-ray', file_types=['image'], type='filepath', elem_id='film')
+                film = gr.File(label='Chest X-ray (PNG, JPEG, DICOM …)', file_types=['image', '.dcm', '.dicom'], type='filepath', elem_id='film')
                 cls = gr.Dropdown(['top class'] + review.names, value='top class', label='Grad-CAM of class', elem_id='cam-class')
-                status = gr.Markdown('Upload a chest X-ray (PNG, JPEG, BMP or TIFF).', elem_id='status')
+                status = gr.Markdown('Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).', elem_id='status')
             with gr.Column():
                 probs = gr.Label(num_top_classes=len(review.names), label='Probabilities (calibrated)', elem_id='probs')
                 cam = gr.Image(label='Grad-CAM overlay', type='numpy', interactive=False, height=420,

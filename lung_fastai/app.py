@@ -73,6 +73,11 @@ class Review:
         p = self.pred.predict_batch(self.pred.preprocess(path)[None])[0].double()
         return dict(zip(self.names, torch.softmax(p.clamp_min(1e-300).log()/self.temperature, 0).tolist()))
 
+    def flags(self, path)->list:
+        "Display names of the classes flagged at the run's operating points (thresholds on uncalibrated probabilities)"
+        row = self.pred.predict_files([str(path)], progress=False).iloc[0]
+        return [display_name(c) for c in self.pred.thresholds if row[f'flag_{c}']]
+
     def cam_overlay(self, path, cls:str|None=None)->np.ndarray:
         "Grad-CAM of class `cls` (a display name; default the top class) on the original film, as RGB"
         targets = None if cls in (None, '', 'top class') else [self.names.index(cls)]
@@ -115,7 +120,10 @@ def _analyse(review:Review, path, cls):
         path = check_upload(path)
         probs = review.probabilities(path)
         top = max(probs, key=probs.get)
-        return probs, review.cam_overlay(path, cls), f'Top class: **{top}** (p = {probs[top]:.3f}). Grad-CAM of {cls or "the top class"}.'
+        flags = review.flags(path) if review.pred.thresholds else None
+        flagged = '' if flags is None else f" Flagged at the run's operating points: **{', '.join(flags) or 'none'}**."
+        return (probs, review.cam_overlay(path, cls),
+                f'Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'
     except Exception as e: return None, None, f'**Cannot read this file.** {type(e).__name__}: {e}'
 

@@ -59,7 +59,8 @@ def _signature(classes):
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, ColSpec
     inputs = Schema([ColSpec('string', 'image', required=False), ColSpec('string', 'path', required=False)])
-    outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes])
+    outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes]
+                     + [ColSpec('boolean', f'flag_{c}', required=False) for c in classes])   # flags: where the run has operating points
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 # %% ../nbs/10a_deploy.ipynb #57873675

@@ -62,6 +62,7 @@ class Predictor:
     def _init_preprocessing(self):
         "Classes, resize and normalization from `self.spec`: the preprocessing the run was trained with"
         self.classes = self.spec['classes']
+        self.thresholds = {c: t for c, t in (self.spec.get('operating_points') or {}).items() if t is not None}   # from `evaluate_run`
         self._resize = Resize(self.spec['image_size'], **RESIZE_METHODS[self.spec['resize']])
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
@@ -103,9 +104,12 @@ def _probs(self:Predictor, x, tta:bool):
 
 @patch
 def _row(self:Predictor, path, probs, error):
-    if probs is None: return dict(path=path, pred='', prob=np.nan, **{f'p_{c}': np.nan for c in self.classes}, error=error)
+    if probs is None:
+        return dict(path=path, pred='', prob=np.nan, **{f'p_{c}': np.nan for c in self.classes},
+                    **{f'flag_{c}': None for c in self.thresholds}, error=error)
     i = int(probs.argmax())
-    return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)}, error='')
+    return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
+                **{f'flag_{c}': bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}, error='')
 
 # %% ../nbs/06_inference.ipynb #7283282b
 @patch

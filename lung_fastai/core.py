@@ -9,7 +9,8 @@ __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NA
            'package_dir', 'resource_path', 'project_root', 'in_kaggle', 'lung_home', 'data_home', 'runs_home',
            'env_vars', 'current_umask', 'atomic_path', 'atomic_write_text', 'set_seed', 'default_device',
            'choose_precision', 'is_main_process', 'is_distributed', 'in_lr_find', 'set_tracker_factory',
-           'tracker_factory', 'TrainConfig', 'UserError', 'ConfigError', 'merge_config', 'load_config', 'save_config']
+           'tracker_factory', 'notebook_setup', 'TrainConfig', 'UserError', 'ConfigError', 'merge_config',
+           'load_config', 'save_config']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, tempfile, difflib, dataclasses, typing
@@ -158,6 +159,15 @@ def tracker_factory():
                           "with the `track` extra installed (pip install 'lung_fastai[track]')")
     return _tracker_factory
 
+
+# %% ../nbs/00_core.ipynb #3f19d3cd
+def notebook_setup(dpi:int=72):
+    "What every page runs first, hidden: quiet the known notices of dependencies, and keep saved figures small"
+    import warnings, matplotlib.pyplot as plt
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated')   # fastai's layers, at import
+    os.environ.setdefault('MLFLOW_LOGGING_LEVEL', 'WARNING')                         # MLflow's start-up chatter
+    os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
+    plt.rcParams['figure.dpi'] = dpi
 
 # %% ../nbs/00_core.ipynb #2e403d8d
 @dataclass

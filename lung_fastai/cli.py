@@ -135,14 +135,20 @@ def _data_cmd(sub):
     d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data').add_subparsers(dest='data_cmd', required=True)
     p = d.add_parser('get', help='resolve (or download) the dataset and print its root')
     p.add_argument('path', nargs='?', help='dataset folder at any level (default: $LUNG_FASTAI_DATASET, /kaggle/input, download)')
-    p.add_argument('--no-download', action='store_true', help='never download with kagglehub'); p.set_defaults(run=_data_get)
-    p = d.add_parser('check', help='validation report'); p.add_argument('path', help='dataset folder at any level')
-    p.add_argument('--strict', action='store_true', help='exit 1 on any problem'); p.add_argument('--json', action='store_true', help=_JSON)
-    p.add_argument('--min-size', type=int, default=64, help='smallest usable side in pixels (default: %(default)s)'); p.set_defaults(run=_data_check)
-    p = d.add_parser('stats', help='per-channel mean/std at a training size'); p.add_argument('path', help='dataset folder at any level')
+    p.add_argument('--no-download', action='store_true', help='never download with kagglehub')
+    p.set_defaults(run=_data_get)
+    p = d.add_parser('check', help='validation report')
+    p.add_argument('path', help='dataset folder at any level')
+    p.add_argument('--strict', action='store_true', help='exit 1 on any problem')
+    p.add_argument('--json', action='store_true', help=_JSON)
+    p.add_argument('--min-size', type=int, default=64, help='smallest usable side in pixels (default: %(default)s)')
+    p.set_defaults(run=_data_check)
+    p = d.add_parser('stats', help='per-channel mean/std at a training size')
+    p.add_argument('path', help='dataset folder at any level')
     p.add_argument('--size', type=int, required=True, help='training size in pixels')
     p.add_argument('--resize', default='squish', choices=['squish', 'pad', 'crop'], help='resize method (default: %(default)s)')
-    p.add_argument('--recompute', action='store_true', help='ignore the cached statistics'); p.add_argument('--json', action='store_true', help=_JSON)
+    p.add_argument('--recompute', action='store_true', help='ignore the cached statistics')
+    p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_stats)
     p = d.add_parser('dedup', help='leakage audit: exact, resized and augmented copies within and across splits')
     p.add_argument('path', help='dataset folder at any level')
@@ -151,19 +157,25 @@ def _data_cmd(sub):
     p.add_argument('--min-ncc', type=float, default=0.975, help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
     p.add_argument('--sheet', help='write a contact sheet (PNG) of the closest cross-split pairs here')
     p.add_argument('--max-distance', type=int, default=5, help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: %(default)s)')
-    p.add_argument('--json', action='store_true', help=_JSON); p.set_defaults(run=_data_dedup)
+    p.add_argument('--json', action='store_true', help=_JSON)
+    p.set_defaults(run=_data_dedup)
     p = d.add_parser('shortcuts', help='can the class be predicted without the lungs? (file facts, border frame)')
-    p.add_argument('path', help='dataset folder at any level'); p.add_argument('--json', action='store_true', help=_JSON)
+    p.add_argument('path', help='dataset folder at any level')
+    p.add_argument('--json', action='store_true', help=_JSON)
     p.add_argument('--no-images', action='store_true', help="file facts only (the border probe needs Lite0's ImageNet weights)")
     p.set_defaults(run=_data_shortcuts)
-    p = d.add_parser('cache', help='pre-resize the dataset once (resumable)'); p.add_argument('path', help='dataset folder at any level')
+    p = d.add_parser('cache', help='pre-resize the dataset once (resumable)')
+    p.add_argument('path', help='dataset folder at any level')
     p.add_argument('--max-size', type=int, required=True, help='longest side after resizing, in pixels')
     p.add_argument('--out', required=True, help='cache folder (a dataset in the same layout)')
-    p.add_argument('--workers', type=int, default=None, help='threads (default: the CPU count)'); p.set_defaults(run=_data_cache)
-    p = d.add_parser('synth', help='write a phantom dataset with lesion masks'); p.add_argument('out', help='folder to create')
+    p.add_argument('--workers', type=int, default=None, help='threads (default: the CPU count)')
+    p.set_defaults(run=_data_cache)
+    p = d.add_parser('synth', help='write a phantom dataset with lesion masks')
+    p.add_argument('out', help='folder to create')
     p.add_argument('--per-class', type=int, default=20, help='training images per class; val and test get a quarter (default: %(default)s)')
     p.add_argument('--size', type=int, default=128, help='nominal image side in pixels (default: %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='makes the dataset reproducible (default: %(default)s)'); p.set_defaults(run=_data_synth)
+    p.add_argument('--seed', type=int, default=0, help='makes the dataset reproducible (default: %(default)s)')
+    p.set_defaults(run=_data_synth)
 
 # %% ../nbs/11_cli.ipynb #bffce7b5
 def _archs(a):
@@ -177,7 +189,8 @@ def _archs(a):
 @command
 def _archs_cmd(sub):
     p = sub.add_parser('archs', help='the backbone registry as a table')
-    p.add_argument('--json', action='store_true', help=_JSON); p.add_argument('--no-tiny', action='store_true', help='leave out the tiny test backbones')
+    p.add_argument('--json', action='store_true', help=_JSON)
+    p.add_argument('--no-tiny', action='store_true', help='leave out the tiny test backbones')
     p.set_defaults(run=_archs)
 
 # %% ../nbs/11_cli.ipynb #92597863
@@ -285,10 +298,14 @@ def _write_cams(pred, df, out):
 @command
 def _predict_cmd(sub):
     p = sub.add_parser('predict', help='class probabilities for images')
-    p.add_argument('model', help='run folder or MLflow model URI (models:/NAME@ALIAS)'); p.add_argument('inputs', nargs='+', help='images or folders')
-    p.add_argument('--csv', help='write the predictions here (default: print them)'); p.add_argument('--bs', type=int, default=32, help='batch size (default: %(default)s)')
+    p.add_argument('model', help='run folder or MLflow model URI (models:/NAME@ALIAS)')
+    p.add_argument('inputs', nargs='+', help='images or folders')
+    p.add_argument('--csv', help='write the predictions here (default: print them)')
+    p.add_argument('--bs', type=int, default=32, help='batch size (default: %(default)s)')
     p.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime')
-    p.add_argument('--tta', action='store_true', help='average each image with its mirror'); p.add_argument('--cam', help='folder for Grad-CAM overlays'); p.set_defaults(run=_predict)
+    p.add_argument('--tta', action='store_true', help='average each image with its mirror')
+    p.add_argument('--cam', help='folder for Grad-CAM overlays')
+    p.set_defaults(run=_predict)
 
 # %% ../nbs/11_cli.ipynb #28b06872
 def _print_headline(res:dict):
@@ -307,11 +324,14 @@ def _evaluate(a):
 
 @command
 def _evaluate_cmd(sub):
-    p = sub.add_parser('evaluate', help='metrics with CIs, figures and report for a run folder'); p.add_argument('run_dir', help=_RUN)
+    p = sub.add_parser('evaluate', help='metrics with CIs, figures and report for a run folder')
+    p.add_argument('run_dir', help=_RUN)
     p.add_argument('--data', help="dataset (default: the run's); a plain class-folder tree is evaluated as outside data")
     p.add_argument('--split', default='test', choices=['test', 'val'], help='split to evaluate (default: %(default)s)')
-    p.add_argument('--tta', action='store_true', help='test-time augmentation'); p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)')
-    p.add_argument('--json', action='store_true', help=_JSON); p.set_defaults(run=_evaluate)
+    p.add_argument('--tta', action='store_true', help='test-time augmentation')
+    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)')
+    p.add_argument('--json', action='store_true', help=_JSON)
+    p.set_defaults(run=_evaluate)
 
 # %% ../nbs/11_cli.ipynb #ffc5672a
 def _gradcam(a):
@@ -352,23 +372,34 @@ def _export(a):
 @command
 def _analysis_cmds(sub):
     p = sub.add_parser('gradcam', help='Grad-CAM overlays for images, or a grid and sanity checks on a split')
-    p.add_argument('run_dir', help=_RUN); p.add_argument('inputs', nargs='*', help='images or folders (default: a few per class of --split)')
-    p.add_argument('--out', help='folder for the overlays and gradcam.csv'); p.add_argument('--class', dest='cls', help='explain this class instead of the predicted one')
+    p.add_argument('run_dir', help=_RUN)
+    p.add_argument('inputs', nargs='*', help='images or folders (default: a few per class of --split)')
+    p.add_argument('--out', help='folder for the overlays and gradcam.csv')
+    p.add_argument('--class', dest='cls', help='explain this class instead of the predicted one')
     p.add_argument('--data', help="dataset (default: the run's)"); p.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to draw from (default: %(default)s)')
     p.add_argument('--n-per-class', type=int, default=4, help='images per class in the grid (default: %(default)s)')
-    p.add_argument('--method', default='gradcam', choices=['gradcam', 'gradcam++'], help='CAM method (default: %(default)s)'); p.add_argument('--json', action='store_true', help=_JSON)
+    p.add_argument('--method', default='gradcam', choices=['gradcam', 'gradcam++'], help='CAM method (default: %(default)s)')
+    p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_gradcam)
     p = sub.add_parser('compare', help='train and evaluate several backbones into a leaderboard')
-    p.add_argument('--archs', required=True, help='comma-separated registry keys'); p.add_argument('--data', help='dataset folder at any level')
-    p.add_argument('--out', required=True, help='folder for the run folders and the leaderboard'); p.add_argument('--config', help='experiment YAML applied to every backbone')
-    p.add_argument('--epochs', type=int, help='stage 2 epochs (default: each backbone\'s)'); p.add_argument('--freeze-epochs', type=int, help='stage 1 epochs (default: each backbone\'s)')
-    p.add_argument('--seed', type=int, help='random seed'); p.add_argument('--num-workers', type=int, help='DataLoader workers')
-    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)'); p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
+    p.add_argument('--archs', required=True, help='comma-separated registry keys')
+    p.add_argument('--data', help='dataset folder at any level')
+    p.add_argument('--out', required=True, help='folder for the run folders and the leaderboard')
+    p.add_argument('--config', help='experiment YAML applied to every backbone')
+    p.add_argument('--epochs', type=int, help='stage 2 epochs (default: each backbone\'s)')
+    p.add_argument('--freeze-epochs', type=int, help='stage 1 epochs (default: each backbone\'s)')
+    p.add_argument('--seed', type=int, help='random seed')
+    p.add_argument('--num-workers', type=int, help='DataLoader workers')
+    p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)')
+    p.add_argument('--no-pretrained', action='store_true', help='start from random weights')
     p.set_defaults(run=_compare)
-    p = sub.add_parser('register', help='register a run in the MLflow model registry'); p.add_argument('run_dir', help=_RUN)
-    p.add_argument('--name', required=True, help='registered model name'); p.add_argument('--alias', help='alias to point at the new version, e.g. champion')
+    p = sub.add_parser('register', help='register a run in the MLflow model registry')
+    p.add_argument('run_dir', help=_RUN)
+    p.add_argument('--name', required=True, help='registered model name')
+    p.add_argument('--alias', help='alias to point at the new version, e.g. champion')
     p.set_defaults(run=_register)
-    p = sub.add_parser('export', help='export a run to ONNX'); p.add_argument('run_dir', help=_RUN)
+    p = sub.add_parser('export', help='export a run to ONNX')
+    p.add_argument('run_dir', help=_RUN)
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT', help='output file (default: <run>/model.onnx)')
     p.add_argument('--data', help="dataset whose test images verify the export (default: the run's)"); p.set_defaults(run=_export)
 
@@ -416,7 +447,8 @@ def _demo(a):
 @command
 def _demo_cmd(sub):
     p = sub.add_parser('demo', help='phantoms → tiny EfficientNet two-stage → Grad-CAM → evaluated run folder (CPU, ~1-2 min)')
-    p.add_argument('--out', help='run folder (default: under the runs home)'); p.add_argument('--epochs', type=int, default=12, help='stage 2 epochs (default: %(default)s)')
+    p.add_argument('--out', help='run folder (default: under the runs home)')
+    p.add_argument('--epochs', type=int, default=12, help='stage 2 epochs (default: %(default)s)')
     p.set_defaults(run=_demo)
 
 # %% ../nbs/11_cli.ipynb #c56efd39

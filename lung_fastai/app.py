@@ -68,15 +68,20 @@ class Review:
         self.temperature = run_temperature(self.run_dir)
         self.names = [display_name(c) for c in self.pred.classes]
 
-    def probabilities(self, path)->dict:
-        "Temperature-scaled class probabilities by display name (T from `evaluate_run` on the run's val split; 1 if none)"
-        p = self.pred.predict_batch(self.pred.preprocess(path)[None])[0].double()
-        return dict(zip(self.names, torch.softmax(p.clamp_min(1e-300).log()/self.temperature, 0).tolist()))
+    def raw_probabilities(self, path)->np.ndarray:
+        "The model's own probabilities for the film (one forward pass)"
+        return self.pred.predict_batch(self.pred.preprocess(path)[None])[0].double().numpy()
 
-    def flags(self, path)->list:
-        "Display names of the classes flagged at the run's operating points (thresholds on uncalibrated probabilities)"
-        row = self.pred.predict_files([str(path)], progress=False).iloc[0]
-        return [display_name(c) for c in self.pred.thresholds if row[f'flag_{c}']]
+    def calibrated(self, raw:np.ndarray)->dict:
+        "Temperature-scaled probabilities by display name (T from `evaluate_run` on the run's val split; 1 if none)"
+        p = torch.softmax(torch.from_numpy(raw).clamp_min(1e-300).log()/self.temperature, 0)
+        return dict(zip(self.names, p.tolist()))
+
+    def probabilities(self, path)->dict: return self.calibrated(self.raw_probabilities(path))
+
+    def flags(self, raw:np.ndarray)->list:
+        "Display names of the classes flagged at the run's operating points (thresholds on the model's own probabilities)"
+        return [display_name(c) for c, t in self.pred.thresholds.items() if raw[self.pred.classes.index(c)] >= t]
 
     def cam_overlay(self, path, cls:str|None=None)->np.ndarray:
         "Grad-CAM of class `cls` (a display name; default the top class) on the original film, as RGB"
@@ -118,10 +123,11 @@ def _analyse(review:Review, path, cls):
     if path is None: return None, None, 'Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).'
     try:
         path = check_upload(path)
-        probs = review.probabilities(path)
+        raw = review.raw_probabilities(path)
+        probs = review.calibrated(raw)
         top = max(probs, key=probs.get)
-        flags = review.flags(path) if review.pred.thresholds else None
-        flagged = '' if flags is None else f" Flagged at the run's operating points: **{', '.join(flags) or 'none'}**."
+        flags = ', '.join(review.flags(raw)) or 'none'
+        flagged = f" Flagged at the run's operating points: **{flags}**." if review.pred.thresholds else ''
         return (probs, review.cam_overlay(path, cls),
                 f'Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'

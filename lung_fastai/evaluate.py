@@ -7,10 +7,10 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['SENSITIVITY_TARGETS', 'confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics',
-           'bootstrap_ci', 'fit_temperature', 'apply_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability',
-           'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'store_operating_points',
-           'data_audit', 'fit_operating_points', 'operating_point_metrics', 'model_card', 'write_report',
-           'run_temperature', 'evaluate_external']
+           'bootstrap_ci', 'fit_temperature', 'apply_temperature', 'gated_temperature', 'plot_confusion', 'plot_roc',
+           'plot_reliability', 'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci',
+           'store_operating_points', 'data_audit', 'fit_operating_points', 'operating_point_metrics', 'model_card',
+           'write_report', 'run_temperature', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, json
@@ -106,6 +106,24 @@ def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
 
 def _logp(probs:np.ndarray)->np.ndarray: return np.log(np.clip(probs, 1e-12, 1))   # probabilities back to logits (up to a constant)
+def _folds(n:int, k:int, seed:int)->list:
+    idx = np.random.default_rng(seed).permutation(n)
+    return [idx[f::k] for f in range(k)]
+
+def gated_temperature(logits:np.ndarray, y_true, k:int=5, seed:int=0)->dict:
+    "Temperature scaling only if it lowers the cross-validated NLL on these (validation) logits; both NLLs reported"
+    logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y_true)
+    if len(y) < 2*k: return dict(temperature=1.0, fitted=False, reason=f'{len(y)} validation images: too few to cross-validate')
+    raw, scaled = [], []
+    for held in _folds(len(y), k, seed):
+        fit = np.setdiff1d(np.arange(len(y)), held)
+        raw.append(_nll(logits[held], y[held], 1.0))
+        scaled.append(_nll(logits[held], y[held], fit_temperature(logits[fit], y[fit])))
+    cv_raw, cv_scaled = float(np.mean(raw)), float(np.mean(scaled))
+    helps = cv_scaled < cv_raw
+    return dict(temperature=fit_temperature(logits, y) if helps else 1.0, fitted=bool(helps), cv_nll_raw=cv_raw,
+                cv_nll_scaled=cv_scaled, k=k, reason='lowers cross-validated val NLL' if helps else 'does not lower cross-validated val NLL: T = 1')
+
 
 # %% ../nbs/07_evaluate.ipynb #a608754f
 def _short(c): return display_name(c) if c in CLASSES else str(c)
@@ -187,9 +205,9 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
     probs, y = run_probs(pred, files, tta)
     vprobs, vy = run_probs(pred, val, tta)
-    t = fit_temperature(_logp(vprobs), vy)
-    cal = apply_temperature(_logp(probs), t)
-    res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed)
+    gate = gated_temperature(_logp(vprobs), vy, seed=seed)
+    cal = apply_temperature(_logp(probs), gate['temperature'])
+    res = _metrics_dict(pred, split, tta, y, probs, cal, gate['temperature'], n_boot, seed) | dict(temperature_fit=gate)
     ops = fit_operating_points(vy, vprobs, pred.classes)
     res['operating_points'] = operating_point_metrics(y, probs, ops, pred.classes, n_boot, seed)
     store_operating_points(run_dir, ops)

@@ -9,8 +9,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 __all__ = ['SENSITIVITY_TARGETS', 'confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics',
            'bootstrap_ci', 'fit_temperature', 'apply_temperature', 'gated_temperature', 'plot_confusion', 'plot_roc',
            'plot_reliability', 'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci',
-           'store_operating_points', 'data_audit', 'fit_operating_points', 'operating_point_metrics', 'model_card',
-           'write_report', 'run_temperature', 'evaluate_external']
+           'store_operating_points', 'ood_flagged', 'fit_run_guard', 'ensemble_members', 'data_audit',
+           'fit_operating_points', 'operating_point_metrics', 'fit_ensemble_weights', 'model_card', 'write_report',
+           'run_temperature', 'evaluate_external']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, json
@@ -18,14 +19,15 @@ from datetime import datetime
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
 from fastcore.basics import ifnone
 import lung_fastai
 from .core import *
 from .data import *
-from .inference import Predictor
+from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_features, fit_ood_guard, store_ood_guard,
+                                   set_ensemble_weights)
 from markupsafe import Markup
 from .preprocess import leakage_counts
 from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
@@ -178,6 +180,9 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
 # %% ../nbs/07_evaluate.ipynb #f76ca5a0
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:
     "(probabilities, integer labels) of labelled `files` under the run's model"
+    if isinstance(pred, EnsemblePredictor):   # members prepare images their own way: no single Learner
+        df = pred.predict_files(files.path, bs=bs, progress=False, tta=tta)
+        return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), np.array([pred.classes.index(l) for l in files.label])
     learn = pred.learner(files, bs=bs)
     dl = learn.dls.valid
     with learn.no_bar(), learn.no_logging():
@@ -211,6 +216,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     ops = fit_operating_points(vy, vprobs, pred.classes)
     res['operating_points'] = operating_point_metrics(y, probs, ops, pred.classes, n_boot, seed)
     store_operating_points(run_dir, ops)
+    res['ood'] = fit_run_guard(run_dir, pred, report, files.path, seed)
+    if isinstance(pred, EnsemblePredictor): res['ensemble'] = ensemble_members(pred.spec)
     if audit is not False:
         res.update(_write_audit(audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit), seed), out))
     _write_outputs(out, pred, files, y, probs, cal, res)
@@ -242,6 +249,21 @@ def store_operating_points(run_dir:Path, ops:dict):
     spec = json.loads((run_dir/'model.json').read_text())
     spec['operating_points'] = {c: o['threshold'] for c, o in ops.items()}
     atomic_write_text(run_dir/'model.json', json.dumps(spec, indent=2))
+
+def ood_flagged(pred:Predictor, paths:list)->float:
+    "Share of images the run's OOD guard flags"
+    return float((pred.guard(batch_features(pred, paths)) > pred.guard.threshold).float().mean())
+
+def fit_run_guard(run_dir:Path, pred:Predictor, report:DataReport, eval_paths:list, seed:int=0)->dict:
+    "Fit the OOD guard on the train split (threshold on val), store it in the run folder; its settings and the share of `eval_paths` flagged"
+    pred.guard = fit_ood_guard(pred, split_files(report, 'train').path, split_files(report, 'val').path, seed=seed)
+    store_ood_guard(run_dir, pred.guard)
+    return pred.guard.info | dict(eval_flagged=ood_flagged(pred, eval_paths))
+
+def ensemble_members(spec:dict)->list:
+    "An ensemble's members as the report lists them"
+    return [dict(arch=m['arch'], timm_name=m['timm_name'], image_size=m['image_size'], weight=m['weight'], source=m['source'])
+            for m in spec['members']]
 
 def _audit_method(run_dir:Path, audit:bool|str)->str:
     if audit is not True: return dedup_method(audit)
@@ -320,6 +342,24 @@ def operating_point_metrics(y, probs:np.ndarray, ops:dict, classes:list, n_boot:
         out[c] = dict(threshold=t, rule=ops[c]['rule'], sensitivity=_num(se), sensitivity_ci95=ci(0), specificity=_num(sp), specificity_ci95=ci(1))
     return out
 
+# %% ../nbs/07_evaluate.ipynb #148cabac
+def _mixture_nll(w_logits:np.ndarray, member_probs:np.ndarray, y:np.ndarray)->float:
+    w = np.exp(w_logits - w_logits.max()); w /= w.sum()
+    p = np.tensordot(w, member_probs, 1)[np.arange(len(y)), y]
+    return float(-np.log(np.clip(p, 1e-12, 1)).mean())
+
+def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=None)->np.ndarray:
+    "Member weights minimising the ensemble's NLL on the validation split; written into the ensemble's `model.json`"
+    ens = Predictor(ens_dir)
+    if not isinstance(ens, EnsemblePredictor): raise ModelFileError(f"{ens_dir} is not an ensemble folder (see `make_ensemble`)")
+    val = split_files(report or run_dataset(ens_dir, data), 'val')
+    member_probs = np.stack([run_probs(m, val)[0] for m in ens.members])
+    y = np.array([ens.classes.index(l) for l in val.label])
+    res = minimize(_mixture_nll, np.zeros(len(ens.members)), args=(member_probs, y), method='Nelder-Mead')
+    w = np.exp(res.x - res.x.max()); w /= w.sum()
+    set_ensemble_weights(ens_dir, w)
+    return w
+
 # %% ../nbs/07_evaluate.ipynb #41f3a7b5
 def _img_tag(path:Path, cls:str='')->Markup:
     "The PNG at `path` embedded as a data URI (empty if it does not exist)"
@@ -385,6 +425,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         cam_summary=cam.read_text() if cam.exists() else None, cam_grid=_img_tag(run_dir/'cam'/'grid.png', 'wide'),
         extra_html=Markup(extra_html), shortcuts=_shortcut_table(res.get('shortcuts'), res),
         model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),
+        ensemble=_table(pd.DataFrame(res['ensemble']).set_index('arch')) if res.get('ensemble') else None,
         duplicates_figure=_img_tag(figs/'duplicates.png'))
     return atomic_write_text(out/'report.html', page)
 
@@ -407,6 +448,7 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])
+    if pred.guard is not None: res['ood'] = pred.guard.info | dict(eval_flagged=ood_flagged(pred, files.path))   # outside data: how much looks foreign
     out = run_dir/'eval'/'external'/Path(report.root).name
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report, out=out)

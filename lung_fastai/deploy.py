@@ -7,7 +7,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/deploy.html.md"""
 
 # %% auto #0
 __all__ = ['decode_image_b64', 'LungCXRModel', 'log_pyfunc', 'register_run', 'serve_command', 'sys_executable', 'serve_env',
-           'invocation_body', 'load_test', 'export_onnx', 'OnnxPredictor', 'resolve_model_dir']
+           'invocation_body', 'load_test', 'export_onnx', 'OnnxPredictor', 'export_int8', 'resolve_model_dir']
 
 # %% ../nbs/10a_deploy.ipynb #e55b3ef6
 import base64, binascii, contextlib, io, json, os, shutil, tempfile, time, urllib.error, urllib.request, warnings
@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import *
-from .inference import Predictor, read_spec, ModelFileError
+from .inference import Predictor, read_spec, ModelFileError, model_files, mirror_packed
+from PIL import Image
 from .tracking import default_tracking_uri
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
@@ -46,8 +47,10 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         for i, src in enumerate(self._inputs(model_input)):
             try: xs.append(self.predictor.preprocess(src))
             except Exception as e: raise _bad(f"row {i}: not a readable image ({type(e).__name__}: {e})") from None
-        probs = self.predictor.predict_batch(torch.stack(xs)).numpy() if xs else np.zeros((0, len(self.predictor.classes)))
-        return pd.DataFrame([self.predictor._row('', p, '') for p in probs]).drop(columns=['path', 'error'])
+        if not xs: return pd.DataFrame(columns=['pred', 'prob'] + [f'p_{c}' for c in self.predictor.classes])
+        probs, scores = self.predictor._outputs(torch.stack(xs), tta=False)
+        scores = scores if scores is not None else [None]*len(probs)
+        return pd.DataFrame([self.predictor._row('', p, s, '') for p, s in zip(probs, scores)]).drop(columns=['path', 'error'])
 
 # %% ../nbs/10a_deploy.ipynb #2ca02b2a
 _MODEL_CODE = '''import mlflow
@@ -60,7 +63,8 @@ def _signature(classes):
     from mlflow.types import Schema, ColSpec
     inputs = Schema([ColSpec('string', 'image', required=False), ColSpec('string', 'path', required=False)])
     outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes]
-                     + [ColSpec('boolean', f'flag_{c}', required=False) for c in classes])   # flags: where the run has operating points
+                     + [ColSpec('boolean', f'flag_{c}', required=False) for c in classes]   # flags: where the run has operating points
+                     + [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)])   # where it has a guard
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 # %% ../nbs/10a_deploy.ipynb #57873675
@@ -69,7 +73,9 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
     run_dir, spec = Path(run_dir), read_spec(run_dir)
     with tempfile.TemporaryDirectory() as d:
         art = Path(d)/'run'; art.mkdir()
-        for f in ('model.json', 'model.safetensors'): shutil.copy(run_dir/f, art/f)
+        for f in model_files(run_dir):   # the weights, an ensemble's members, the OOD guard
+            (art/f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(run_dir/f, art/f)
         (Path(d)/'lung_model.py').write_text(_MODEL_CODE)
         with warnings.catch_warnings():   # no input example on purpose: validating one would load the model in a subprocess
             warnings.filterwarnings('ignore', message='.*input example was not provided.*')
@@ -138,35 +144,121 @@ def load_test(url:str, # the server's `/invocations` URL
                 answers={k: {a: int(c) for a, c in v.items() if c} for k, v in pd.crosstab(df.kind, df.answer).to_dict('index').items()})
 
 # %% ../nbs/10a_deploy.ipynb #fafddaf2
+class _ExportNet(torch.nn.Module):
+    "What the ONNX graph computes: the probabilities, and the OOD score when the run has a guard"
+    def __init__(self, pred:Predictor):
+        super().__init__()
+        self.net, self.guard = pred.net, pred.guard
+    def forward(self, x):
+        probs, feats = self.net(x)
+        return (probs, self.guard(feats)) if self.guard is not None else probs
+
+def _example_batch(pred:Predictor, images:list|None)->torch.Tensor:
+    "Preprocessed `images`, or two noise images in the run's input shape"
+    if images: return torch.stack([pred.preprocess(p) for p in images])
+    x = pred.preprocess(Image.new('RGB', (64, 64)))
+    return x + torch.randn(2, *x.shape)
+
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
-    "Export a run's model to ONNX (probabilities out, dynamic batch), verified against PyTorch"
+    "Export a run's model (or ensemble) to ONNX — probabilities out, and `ood_score` where it has a guard — verified against PyTorch"
     pred = Predictor(run_dir, device='cpu')
-    out = Path(out or Path(run_dir)/'model.onnx')
-    net = torch.nn.Sequential(pred.model, torch.nn.Softmax(dim=1)).eval()
-    s = pred.spec['image_size']
-    x = torch.stack([pred.preprocess(p) for p in check_images]) if check_images else torch.randn(2, 3, s, s)
+    out, net = Path(out or Path(run_dir)/'model.onnx'), _ExportNet(pred).eval()
+    x = _example_batch(pred, check_images)
+    names = ['probs'] + (['ood_score'] if pred.guard is not None else [])
     with atomic_path(out) as tmp, contextlib.redirect_stdout(io.StringIO()):   # the exporter narrates each pass on stdout
-        torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=['probs'], dynamo=True, external_data=False,
+        torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=names, dynamo=True, external_data=False,
                           dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
-        diff = float(np.abs(_ort_run(tmp, x.numpy()) - net(x).detach().numpy()).max())
+        with torch.no_grad(): ref = net(x)
+        ref = ref if isinstance(ref, tuple) else (ref,)
+        diff = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(_ort_run(tmp, x.numpy()), ref))
         if diff > atol: raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not written")
     return out
 
-def _ort_run(path, x:np.ndarray)->np.ndarray:
+def _ort_run(path, x:np.ndarray)->list:
     import onnxruntime as ort
-    return ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'image': x.astype(np.float32)})[0]
+    return ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'image': x.astype(np.float32)})
 
 # %% ../nbs/10a_deploy.ipynb #e8c0d2c2
+def _preprocessing_only(run_dir:Path)->Predictor:
+    "A member's preprocessing without its PyTorch model"
+    p = object.__new__(Predictor)
+    p.run_dir, p.spec = run_dir, read_spec(run_dir)
+    p._init_preprocessing()
+    return p
+
 class OnnxPredictor(Predictor):
-    "A `Predictor` that runs `<run>/model.onnx` with ONNX Runtime (same preprocessing, no PyTorch model)"
+    "A `Predictor` that runs `<run>/model.onnx` (or another ONNX file of the run) with ONNX Runtime: same preprocessing, no PyTorch model"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
         import onnxruntime as ort
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         path = Path(onnx_path or self.run_dir/'model.onnx')
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
         self.session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
-        self._init_preprocessing()
-    def predict_batch(self, x): return torch.from_numpy(self.session.run(None, {'image': x.numpy().astype(np.float32)})[0])
+        if self.spec.get('kind') == 'ensemble':
+            self.members = [_preprocessing_only(self.run_dir/m['dir']) for m in self.spec['members']]
+            self._shapes = [(3, m.spec['image_size'], m.spec['image_size']) for m in self.members]
+            self._init_outputs()
+        else: self._init_preprocessing()
+        if self.guard is not None and len(self.session.get_outputs()) < 2:
+            warnings.warn(f"{path} was exported before the run's OOD guard was fitted: no `ood` column; export it again")
+            self.guard = None
+
+    def _prepare(self, img):
+        if not hasattr(self, 'members'): return super()._prepare(img)
+        return torch.cat([m._prepare(img).flatten() for m in self.members])
+
+    def _mirror(self, x): return mirror_packed(x, self._shapes) if hasattr(self, 'members') else x.flip(-1)
+
+    def forward(self, x):
+        out = self.session.run(None, {'image': x.numpy().astype(np.float32)})
+        return torch.from_numpy(out[0]), (torch.from_numpy(out[1]) if self.guard is not None else None)
+
+# %% ../nbs/10a_deploy.ipynb #0b89f04c
+def _onnx_session(path, threads:int|None=None):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    if threads: so.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+
+def _float_convs(model_path, n:int)->list:
+    import onnx
+    return [node.name for node in onnx.load(str(model_path)).graph.node if node.op_type == 'Conv'][:n]
+
+def export_int8(run_dir:str|Path, calib_images:list, # training films: activation ranges are calibrated on them
+                check_images:list, # validation films: top-1 agreement with float is measured on them
+                min_agreement:float=0.99, keep_float:int=2, # first convolutions left in float
+                out:str|Path|None=None)->dict:
+    "A static INT8 ONNX model beside the float one, written only if it agrees with float on `check_images`"
+    from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    run_dir = Path(run_dir); out = Path(out or run_dir/'model.int8.onnx')
+    fp32 = run_dir/'model.onnx' if (run_dir/'model.onnx').exists() else export_onnx(run_dir)
+    pre = OnnxPredictor(run_dir, fp32)
+    calib = torch.stack([pre.preprocess(p) for p in calib_images]).numpy()
+    class _Reader(CalibrationDataReader):
+        def __init__(self): self.batches = iter([{'image': calib[i:i+16]} for i in range(0, len(calib), 16)])
+        def get_next(self): return next(self.batches, None)
+    with tempfile.TemporaryDirectory() as d, _quiet_quantizer():
+        prep, q = Path(d)/'pre.onnx', Path(d)/'int8.onnx'
+        quant_pre_process(str(fp32), str(prep), skip_symbolic_shape=True)   # the symbolic pass fails on the dynamic batch
+        quantize_static(str(prep), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=_float_convs(prep, keep_float))
+        agree = float((pre.predict_files(check_images, progress=False).pred.values ==
+                       OnnxPredictor(run_dir, q).predict_files(check_images, progress=False).pred.values).mean())
+        res = dict(agreement=agree, n_checked=len(check_images), min_agreement=min_agreement, kept=agree >= min_agreement,
+                   path=str(out) if agree >= min_agreement else None)
+        if res['kept']:
+            with atomic_path(out) as tmp: shutil.copy(q, tmp)
+    return res
+
+@contextlib.contextmanager
+def _quiet_quantizer():
+    "ONNX Runtime's quantizer logs a warning per tensor it leaves in float (shapes, indices): expected here, so not shown"
+    import logging
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(logging.ERROR)
+    try: yield
+    finally: root.setLevel(level)
 
 # %% ../nbs/10a_deploy.ipynb #7e918315
 def resolve_model_dir(ref:str|Path, tracking_uri:str|None=None)->Path:

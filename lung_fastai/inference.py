@@ -7,8 +7,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 
 # %% auto #0
 __all__ = ['ModelFileError', 'read_spec', 'build_model', 'load_run_model', 'KnnGuard', 'store_ood_guard', 'load_ood_guard',
-           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'EnsembleNet', 'EnsemblePredictor',
-           'make_ensemble', 'set_ensemble_weights', 'model_files', 'load_pickled_learner']
+           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'unpack_inputs', 'mirror_packed', 'EnsembleNet',
+           'EnsemblePredictor', 'make_ensemble', 'set_ensemble_weights', 'model_files', 'load_pickled_learner']
 
 # %% ../nbs/06_inference.ipynb #727381c0
 import json, shutil, warnings
@@ -227,16 +227,22 @@ def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->L
     return Learner(dls, self.model, loss_func=CrossEntropyLossFlat(), metrics=cxr_metrics())
 
 # %% ../nbs/06_inference.ipynb #40e11cf7
+def unpack_inputs(x:torch.Tensor, shapes:list)->list:
+    "Each member's batch from a packed ensemble batch"
+    sizes = [int(np.prod(s)) for s in shapes]
+    return [part.reshape(-1, *s) for part, s in zip(x.split(sizes, dim=1), shapes)]
+
+def mirror_packed(x:torch.Tensor, shapes:list)->torch.Tensor:
+    "A packed ensemble batch with every member's image mirrored (the training flip)"
+    return torch.cat([p.flip(-1).flatten(1) for p in unpack_inputs(x, shapes)], 1)
+
 class EnsembleNet(nn.Module):
     "Members' networks as one: a packed input split per member, probabilities averaged with weights, features joined"
     def __init__(self, nets:list, shapes:list, weights):
         super().__init__()
         self.nets, self.shapes = nn.ModuleList(nets), [tuple(s) for s in shapes]
         self.register_buffer('weights', torch.as_tensor(np.asarray(weights, dtype=np.float32)))
-    def unpack(self, x:torch.Tensor)->list:
-        "Each member's batch from a packed batch"
-        sizes = [int(np.prod(s)) for s in self.shapes]
-        return [part.reshape(-1, *s) for part, s in zip(x.split(sizes, dim=1), self.shapes)]
+    def unpack(self, x:torch.Tensor)->list: return unpack_inputs(x, self.shapes)
     def forward(self, x):
         outs = [net(part) for net, part in zip(self.nets, self.unpack(x))]
         probs = sum(w*p for w, (p, _) in zip(self.weights, outs))
@@ -256,7 +262,7 @@ class EnsemblePredictor(Predictor):
         self._init_outputs()
 
     def _prepare(self, img): return torch.cat([m._prepare(img).flatten() for m in self.members])
-    def _mirror(self, x): return torch.cat([p.flip(-1).flatten(1) for p in self.net.unpack(x)], 1)
+    def _mirror(self, x): return mirror_packed(x, self.net.shapes)
     def learner(self, *args, **kwargs):
         raise ModelFileError(f"{self.run_dir} is an ensemble: it has no single fastai Learner (use predict_files)")
 

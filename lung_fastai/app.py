@@ -68,9 +68,16 @@ class Review:
         self.temperature = run_temperature(self.run_dir)
         self.names = [display_name(c) for c in self.pred.classes]
 
-    def raw_probabilities(self, path)->np.ndarray:
-        "The model's own probabilities for the film (one forward pass)"
-        return self.pred.predict_batch(self.pred.preprocess(path)[None])[0].double().numpy()
+    def outputs(self, path)->tuple:
+        "The model's own probabilities for the film, and its OOD score (`None` without a guard), from one forward pass"
+        probs, score = self.pred.forward(self.pred.preprocess(path)[None])
+        return probs[0].double().numpy(), (None if score is None else float(score[0]))
+
+    def raw_probabilities(self, path)->np.ndarray: return self.outputs(path)[0]
+
+    def out_of_distribution(self, score:float|None)->bool:
+        "Whether the run's OOD guard flags this score (never, without a guard)"
+        return score is not None and score > self.pred.guard.threshold
 
     def calibrated(self, raw:np.ndarray)->dict:
         "Temperature-scaled probabilities by display name (T from `evaluate_run` on the run's val split; 1 if none)"
@@ -104,11 +111,17 @@ def model_card_md(review:Review)->str:
              f"trained {pd.Timestamp((d/'model.safetensors').stat().st_mtime, unit='s'):%Y-%m-%d}"]
     if m:
         a, (lo, hi) = m['headline']['accuracy'], m.get('accuracy_exact_ci95', m['headline']['accuracy']['ci95'])
+        scaled = (f"probabilities temperature-scaled (T = {m['temperature']:.2f})" if m['temperature'] != 1 else
+                  "probabilities are the model's own (temperature scaling did not lower the cross-validated val NLL)")
         lines.append(f"- **Evaluation:** {m['split']} split, {m['n_images']} images: accuracy {a['value']:.3f} "
-                     f"(exact 95 % CI {lo:.3f}–{hi:.3f}); probabilities temperature-scaled (T = {m['temperature']:.2f})")
+                     f"(exact 95 % CI {lo:.3f}–{hi:.3f}); {scaled}")
     else: lines.append('- **Evaluation:** none yet (`lung-fastai evaluate RUN`): probabilities are not calibrated')
-    lines.append('- **No out-of-distribution guard:** a film unlike the training data (another hospital, a child, a lateral '
-                 'view, not a chest X-ray at all) still gets five probabilities that sum to 1.')
+    g = review.pred.guard
+    lines.append(f"- **Out-of-distribution guard:** an image whose features are far from every training film's is flagged "
+                 f"(threshold set to flag {g.info['target_fpr']:.0%} of validation films). It catches gross mistakes — a photo, "
+                 "a document, a CT slice — not subtle shift: a film from another hospital can pass and still be wrong." if g is not None else
+                 '- **No out-of-distribution guard** (run `lung-fastai evaluate` to fit one): a film unlike the training data '
+                 '(another hospital, a child, a lateral view, not a chest X-ray at all) still gets five probabilities that sum to 1.')
     return '\n'.join(lines)
 
 # %% ../nbs/10b_app.ipynb #c20c65b6
@@ -123,13 +136,15 @@ def _analyse(review:Review, path, cls):
     if path is None: return None, None, 'Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).'
     try:
         path = check_upload(path)
-        raw = review.raw_probabilities(path)
+        raw, score = review.outputs(path)
         probs = review.calibrated(raw)
         top = max(probs, key=probs.get)
         flags = ', '.join(review.flags(raw)) or 'none'
         flagged = f" Flagged at the run's operating points: **{flags}**." if review.pred.thresholds else ''
+        ood = (f"**Out of distribution:** this image does not look like the chest films the model was trained on "
+               f"(OOD score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ") if review.out_of_distribution(score) else ''
         return (probs, review.cam_overlay(path, cls),
-                f'Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
+                f'{ood}Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'
     except Exception as e: return None, None, f'**Cannot read this file.** {type(e).__name__}: {e}'
 

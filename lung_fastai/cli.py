@@ -278,15 +278,15 @@ def _predict(a):
     df = pred.predict_files(files, bs=a.bs, tta=a.tta)
     if a.cam: _write_cams(pred, df, a.cam)
     if a.csv: atomic_write_text(a.csv, df.to_csv(index=False)); print(f'{len(df)} rows written to {a.csv}')
-    else: print(df[['path', 'pred', 'prob', 'error']].to_string(index=False))
+    else: print(df[['path', 'pred', 'prob'] + (['ood'] if 'ood' in df else []) + ['error']].to_string(index=False))
     return 0 if df.error.eq('').all() else 1
 
 # %% ../nbs/11_cli.ipynb #80cd3846
 def _write_cams(pred, df, out):
     from lung_fastai.gradcam import overlay
-    from lung_fastai.inference import Predictor
+    from lung_fastai.deploy import OnnxPredictor
     from PIL import Image
-    if not isinstance(pred, Predictor) or type(pred).__name__ == 'OnnxPredictor':
+    if isinstance(pred, OnnxPredictor):
         print('--cam needs the PyTorch model (not --onnx)', file=sys.stderr); return
     ok = df[df.error.eq('')]
     maps, _ = pred.cams(list(ok.path))
@@ -315,7 +315,10 @@ def _print_headline(res:dict):
                                f"{v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"))
     if res.get('accuracy_exact_ci95'): print(f"  accuracy, exact 95% CI {res['accuracy_exact_ci95'][0]:.3f}–{res['accuracy_exact_ci95'][1]:.3f}")
     if res.get('absent_classes'): print(f"  absent from this data: {', '.join(res['absent_classes'])}")
-    print(f"  temperature {res['temperature']:.3f}: ECE {res['calibrated']['ece']:.3f}, Brier {res['calibrated']['brier']:.3f}")
+    gate = res.get('temperature_fit', {})
+    print(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {res['calibrated']['ece']:.3f}, Brier {res['calibrated']['brier']:.3f}")
+    if res.get('ood'): print(f"  OOD guard: {res['ood']['eval_flagged']:.1%} of these images flagged (threshold set to flag {res['ood']['target_fpr']:.0%} of val)")
+    if res.get('ensemble'): print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
 
 def _evaluate(a):
     from lung_fastai.evaluate import evaluate_run
@@ -367,6 +370,27 @@ def _export(a):
     except Exception: imgs = None   # no dataset at hand: verified on random input instead
     out = export_onnx(a.run_dir, a.onnx or None, check_images=imgs)
     print(f'ONNX model written to {out} (verified against PyTorch, max |Δp| < 1e-4)')
+    if a.int8: _export_int8(a)
+
+def _export_int8(a):
+    from lung_fastai.deploy import export_int8
+    from lung_fastai.evaluate import run_dataset
+    report = run_dataset(a.run_dir, a.data)   # calibrated on training films, checked on the validation split
+    train_imgs, val_imgs = (list(split_files(report, s).path) for s in ('train', 'val'))
+    r = export_int8(a.run_dir, train_imgs[:256], val_imgs)
+    agree = f"top-1 agreement with float {r['agreement']:.1%} on {r['n_checked']} validation films"
+    print(f"INT8 model written to {r['path']} ({agree})" if r['kept'] else
+          f"INT8 model not kept: {agree}, below the {r['min_agreement']:.0%} required; use the float model")
+
+def _ensemble(a):
+    from lung_fastai.inference import make_ensemble
+    out = make_ensemble(a.runs, a.out, a.weights)
+    if a.fit_weights:
+        from lung_fastai.evaluate import fit_ensemble_weights
+        fit_ensemble_weights(out, a.data)
+    spec = json.loads((Path(out)/'model.json').read_text())
+    print(f"Ensemble written to {out}: " + ', '.join(f"{m['arch']} ({m['weight']:.3f})" for m in spec['members'])
+          + (' — weights fitted on the validation split' if a.fit_weights else ''))
 
 # %% ../nbs/11_cli.ipynb #c75705fd
 @command
@@ -401,7 +425,17 @@ def _analysis_cmds(sub):
     p = sub.add_parser('export', help='export a run to ONNX')
     p.add_argument('run_dir', help=_RUN)
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT', help='output file (default: <run>/model.onnx)')
-    p.add_argument('--data', help="dataset whose test images verify the export (default: the run's)"); p.set_defaults(run=_export)
+    p.add_argument('--int8', action='store_true',
+                   help='also write model.int8.onnx (static INT8), kept only if it agrees with float on >= 99%% of the val split')
+    p.add_argument('--data', help="dataset whose images verify the export (default: the run's)")
+    p.set_defaults(run=_export)
+    p = sub.add_parser('ensemble', help='a soft-voting ensemble of runs, as a run folder every command accepts')
+    p.add_argument('runs', nargs='+', metavar='RUN', help='two or more finished run folders (same classes and resize method)')
+    p.add_argument('--out', required=True, help='the ensemble folder to create (must not exist)')
+    p.add_argument('--weights', type=float, nargs='+', help='one weight per run (default: equal)')
+    p.add_argument('--fit-weights', action='store_true', help='fit the weights on the validation split (lowest NLL)')
+    p.add_argument('--data', help="dataset for --fit-weights (default: the first run's)")
+    p.set_defaults(run=_ensemble)
 
 # %% ../nbs/11_cli.ipynb #efd22bad
 def _app(a):

@@ -25,7 +25,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from .core import *
 from .data import *
 from .models import get_backbone
-from .inference import Predictor
+from .inference import Predictor, EnsemblePredictor
 from fastcore.basics import patch
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
@@ -142,6 +142,18 @@ def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, metho
     if targets is None: targets = probs.argmax(1).tolist()   # the predicted class, without a second forward pass
     return compute_cams(self.model.cpu(), x, layer, targets, method, bs), probs
 
+@patch
+def cams_for_batch(self:EnsemblePredictor, x:torch.Tensor, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
+    "An ensemble's heatmaps: each member's on its own input grid, resized to the largest and averaged with the vote's weights"
+    probs = self.predict_batch(x).numpy()
+    if targets is None: targets = probs.argmax(1).tolist()
+    size = max(s[-1] for s in self.net.shapes)
+    maps = 0
+    for member, part, w in zip(self.members, self.net.unpack(x), self.weights):
+        m, _ = member.cams_for_batch(part, targets, method, bs)
+        maps = maps + w*F.interpolate(torch.from_numpy(m)[:, None], size=(size, size), mode='bilinear', align_corners=False)[:, 0].numpy()
+    return maps, probs
+
 # %% ../nbs/08_gradcam.ipynb #c0899a58
 def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     "A model-input heatmap mapped onto the original image's pixel grid"
@@ -255,8 +267,10 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     fig = cam_grid(list(pick.path), maps, titles, pred.spec['resize'], ncols=n_per_class)
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
-    fam = get_backbone(pred.spec['arch']).family
-    summary = dict(method=method, n_images=len(pick), randomization=randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method, orig=maps).to_dict('records'))
+    summary = dict(method=method, n_images=len(pick))
+    if not isinstance(pred, EnsemblePredictor):   # the randomization check re-initialises one network's layers: run it on the members
+        fam = get_backbone(pred.spec['arch']).family
+        summary['randomization'] = randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method, orig=maps).to_dict('records')
     mps = _masks_for(pick.path[pick.label != 'Normal'])
     if mps: summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps), seed).to_dict('index')
     atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))

@@ -199,6 +199,13 @@ def _weights_import(a):
     f = import_weights(a.arch, a.src, a.home)
     print(f"Wrote {f}\nTraining with --arch {a.arch} now finds these weights offline (HF_HUB_OFFLINE=1 works).")
 
+def _weights_bundle(a):
+    from lung_fastai.models import bundle_weights
+    archs = a.archs.split(',') if a.archs else None
+    table = bundle_weights(a.out, archs, a.kaggle_id, pretrained=not a.random)
+    print(table[['timm_name', 'mb']].to_string(index=False))
+    print(f"{len(table)} backbones in {a.out}. Upload: kaggle datasets create -p {a.out}; then attach the dataset to the kernel.")
+
 @command
 def _weights_cmd(sub):
     w = sub.add_parser('weights', help='make ImageNet weights available offline').add_subparsers(dest='weights_cmd', required=True)
@@ -207,6 +214,12 @@ def _weights_cmd(sub):
     p.add_argument('--arch', default='efficientnet_lite0', help='registry key the weights belong to (default: %(default)s)')
     p.add_argument('--home', help='weights home (default: $LUNG_FASTAI_WEIGHTS or <LUNG_FASTAI_HOME>/weights)')
     p.set_defaults(run=_weights_import)
+    p = w.add_parser('bundle', help='the seven backbones\' ImageNet weights as one Kaggle dataset (needs internet)')
+    p.add_argument('out', help='folder to write: <timm name>/model.safetensors per backbone and dataset-metadata.json')
+    p.add_argument('--archs', help='comma-separated registry keys (default: the seven study backbones)')
+    p.add_argument('--kaggle-id', default='YOUR_KAGGLE_NAME/lung-fastai-weights', help='dataset id in dataset-metadata.json (default: %(default)s)')
+    p.add_argument('--random', action='store_true', help='random weights instead of ImageNet (a layout check without network)')
+    p.set_defaults(run=_weights_bundle)
 
 # %% ../nbs/11_cli.ipynb #4a2118ad
 def _choices(doc:str|None)->list|None:

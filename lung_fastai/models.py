@@ -7,11 +7,11 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 # %% auto #0
 __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNotFound', 'weights_home', 'weights_kwargs',
            'weights_at_hand', 'WeightsImportError', 'read_state_dict', 'map_state_dict', 'import_weights',
-           'resolve_config', 'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head',
-           'cxr_metrics', 'cxr_learner']
+           'study_backbones', 'bundle_weights', 'resolve_config', 'backbone_norm_stats', 'cfg_norm_stats',
+           'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics', 'cxr_learner']
 
 # %% ../nbs/04_models.ipynb #f23d1fa6
-import os
+import json, os
 from dataclasses import dataclass, replace
 from pathlib import Path
 import pandas as pd, timm, torch
@@ -205,6 +205,30 @@ def import_weights(backbone:str|Backbone='efficientnet_lite0', # registry key or
     meta = dict(source=str(src), source_sha256=file_sha256(src), timm_name=b.timm_name)
     with atomic_path(dst) as tmp: save_file(tensors, str(tmp), metadata=meta)
     return dst
+
+# %% ../nbs/04_models.ipynb #00c07feb
+def study_backbones()->list:
+    "The seven backbones the study compares (registry keys)"
+    return [k for k, b in BACKBONES.items() if not b.tiny and not b.reference]
+
+def bundle_weights(out:str|Path, # folder to create: the Kaggle dataset
+                   archs:list|None=None, # registry keys (default: the seven study backbones)
+                   kaggle_id:str='YOUR_KAGGLE_NAME/lung-fastai-weights', # the dataset's id for `kaggle datasets create`
+                   pretrained:bool=True)->pd.DataFrame: # False: random weights (tests; no network)
+    "ImageNet weights of several backbones in the resolver's layout, with a `dataset-metadata.json` for Kaggle"
+    out, rows = Path(out), []
+    for key in archs or study_backbones():
+        b = get_backbone(key)
+        model = timm.create_model(b.timm_name, pretrained=pretrained)   # downloads from the Hugging Face hub when pretrained
+        dst = out/b.timm_name/'model.safetensors'
+        with atomic_path(dst) as tmp: save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=dict(timm_name=b.timm_name))
+        rows.append(dict(key=b.key, timm_name=b.timm_name, file=str(dst.relative_to(out)), mb=round(dst.stat().st_size/1e6, 1), sha256=file_sha256(dst)))
+    table = pd.DataFrame(rows)
+    meta = dict(title='lung-fastai backbone weights', id=kaggle_id, licenses=[dict(name='other')],
+                description='ImageNet weights (timm, safetensors) for lung_fastai, laid out as <timm name>/model.safetensors.\n\n'
+                            + table[['timm_name', 'mb', 'sha256']].to_markdown(index=False))
+    atomic_write_text(out/'dataset-metadata.json', json.dumps(meta, indent=2))
+    return table
 
 # %% ../nbs/04_models.ipynb #84cf4cfd
 _DEFAULTED = ('size', 'bs', 'freeze_epochs', 'epochs', 'stage1_lr', 'lr')

@@ -52,7 +52,10 @@ def probe_score(X:np.ndarray, y, # features and labels of every image
     "Cross-validated balanced accuracy of predicting `y` from `X`, with a bootstrap 95 % CI"
     y = np.asarray(y)
     model = model or RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed)
-    folds = StratifiedKFold(min(n_splits, np.bincount(pd.factorize(y)[0]).min()), shuffle=True, random_state=seed)
+    smallest = int(np.bincount(pd.factorize(y)[0]).min())
+    if smallest < 2:   # cross-validation needs two images of every class: say so instead of failing
+        return dict(balanced_accuracy=float('nan'), ci95=[float('nan')]*2, chance=1/len(np.unique(y)), n=int(len(y)))
+    folds = StratifiedKFold(min(n_splits, smallest), shuffle=True, random_state=seed)
     pred = cross_val_predict(model, X, y, cv=folds)
     rng, n = np.random.default_rng(seed), len(y)
     boot = [balanced_accuracy_score(y[i], pred[i]) for i in (rng.integers(0, n, n) for _ in range(n_boot))]

@@ -17,7 +17,8 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from .core import *
 from .data import *
-from .models import get_backbone, BACKBONES
+from .models import get_backbone, resolve_config, BACKBONES
+from fastcore.basics import store_attr
 from .train import train
 from .inference import Predictor
 from .evaluate import evaluate_run, data_audit
@@ -57,10 +58,18 @@ class StudyPaused(Exception):
 class StudyClock(Callback):
     "Progress a reader can follow (backbone, stage, epoch, elapsed, estimate) and a clean stop at the study's deadline"
     order = 95   # after `RunFolder` (65) wrote the epoch's checkpoint: a stop here loses nothing
-    def __init__(self, label:str, start:float, deadline:float|None, say): self.label, self.start, self.deadline, self.say = label, start, deadline, say
+    def __init__(self, label:str, start:float, deadline:float|None, say,
+                 n_epochs:int, # epochs of this backbone, both stages
+                 after:int=0): # backbones still to train after this one
+        store_attr()
+        self.times, self.t = [], time.time()
     def after_epoch(self):
-        st = getattr(self.learn, 'stage', 1)
-        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {_hms(time.time() - self.start)}")
+        self.times.append(time.time() - self.t); self.t = time.time()
+        st, done = getattr(self.learn, 'stage', 1), len(self.times)
+        # a rough estimate: this backbone's epochs so far set the pace for its rest and for each backbone after it
+        left = np.mean(self.times)*(max(self.n_epochs - done, 0) + self.after*self.n_epochs)
+        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {_hms(time.time() - self.start)}, "
+                 f"about {_hms(left)} left")
         if self.deadline is not None and time.time() > self.deadline: raise StudyPaused(self.label)
 
 def _hms(s:float)->str: return time.strftime('%H:%M:%S', time.gmtime(max(s, 0)))
@@ -97,7 +106,9 @@ def compare_backbones(archs:list, # registry keys
             rows.append(json.loads((run/'study_row.json').read_text())); say(f'{label}: finished in an earlier session, kept'); continue
         if deadline is not None and time.time() > deadline and spent: paused = b.key; break   # a session always trains one epoch at least
         t0 = time.time()
-        try: _train_one(run, replace(base, arch=b.key, out=str(run)), report, StudyClock(label, start, deadline, say))
+        cfg = resolve_config(replace(base, arch=b.key, out=str(run)))
+        clock = StudyClock(label, start, deadline, say, cfg.freeze_epochs + cfg.epochs, len(archs) - i - 1)
+        try: _train_one(run, cfg, report, clock)
         except StudyPaused: paused = b.key; break
         rows.append(_study_row(run, b.key, report, base, audit, n_boot))
         spent.append(time.time() - t0)

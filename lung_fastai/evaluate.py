@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from scipy.optimize import minimize, minimize_scalar
-from scipy.stats import binomtest
+from scipy.stats import binomtest, rankdata
 from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
 from fastcore.basics import ifnone
 import lung_fastai
@@ -47,6 +47,20 @@ def per_class_counts(cm:np.ndarray)->pd.DataFrame:
     return pd.DataFrame(dict(tp=tp, fn=fn, fp=fp, tn=cm.sum() - tp - fn - fp))
 
 # %% ../nbs/07_evaluate.ipynb #0b7ac5f7
+def _roc_auc(pos:np.ndarray, scores:np.ndarray)->float:
+    "One-vs-rest ROC-AUC by ranks (Mann-Whitney U, ties count half): sklearn's value, without its per-call checks"
+    r = rankdata(scores)
+    n_pos = pos.sum()
+    return float((r[pos].sum() - n_pos*(n_pos + 1)/2)/(n_pos*(len(pos) - n_pos)))
+
+def _average_precision(pos:np.ndarray, scores:np.ndarray)->float:
+    "Average precision, Σ (Rₙ − Rₙ₋₁)·Pₙ over the distinct thresholds (sklearn's definition)"
+    order = np.argsort(-scores, kind='mergesort')
+    s, p = scores[order], pos[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]   # the last image at each distinct score
+    tp, fp = np.cumsum(p)[last], np.cumsum(~p)[last]
+    return float(np.sum(np.diff(np.r_[0, tp/tp[-1]])*tp/(tp + fp)))
+
 def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
     "Sensitivity, specificity, PPV, NPV, F1, ROC-AUC and PR-AUC for each class (one-vs-rest)"
     y_true, probs = np.asarray(y_true), np.asarray(probs)
@@ -57,8 +71,8 @@ def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
         both = 0 < pos.sum() < len(pos)
         rows.append(dict(cls=classes[i], n=int(pos.sum()), sensitivity=_div(r.tp, r.tp + r.fn), specificity=_div(r.tn, r.tn + r.fp),
                          ppv=_div(r.tp, r.tp + r.fp), npv=_div(r.tn, r.tn + r.fn), f1=_div(2*r.tp, 2*r.tp + r.fp + r.fn),
-                         roc_auc=roc_auc_score(pos, probs[:, i]) if both else float('nan'),
-                         pr_auc=average_precision_score(pos, probs[:, i]) if both else float('nan')))
+                         roc_auc=_roc_auc(pos, probs[:, i]) if both else float('nan'),
+                         pr_auc=_average_precision(pos, probs[:, i]) if both else float('nan')))
     return pd.DataFrame(rows).set_index('cls')
 
 # %% ../nbs/07_evaluate.ipynb #ca75dc19

@@ -132,9 +132,11 @@ def _data_synth(a):
 # %% ../nbs/11_cli.ipynb #d6a65a66
 @command
 def _data_cmd(sub):
-    d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data').add_subparsers(dest='data_cmd', required=True)
+    d = sub.add_parser('data', help='get, check, measure, de-duplicate, cache or synthesise data')
+    d = d.add_subparsers(dest='data_cmd', required=True)
     p = d.add_parser('get', help='resolve (or download) the dataset and print its root')
-    p.add_argument('path', nargs='?', help='dataset folder at any level (default: $LUNG_FASTAI_DATASET, /kaggle/input, download)')
+    p.add_argument('path', nargs='?',
+                   help='dataset folder at any level (default: $LUNG_FASTAI_DATASET, /kaggle/input, download)')
     p.add_argument('--no-download', action='store_true', help='never download with kagglehub')
     p.set_defaults(run=_data_get)
     p = d.add_parser('check', help='validation report')
@@ -146,7 +148,8 @@ def _data_cmd(sub):
     p = d.add_parser('stats', help='per-channel mean/std at a training size')
     p.add_argument('path', help='dataset folder at any level')
     p.add_argument('--size', type=int, required=True, help='training size in pixels')
-    p.add_argument('--resize', default='squish', choices=['squish', 'pad', 'crop'], help='resize method (default: %(default)s)')
+    p.add_argument('--resize', default='squish', choices=['squish', 'pad', 'crop'],
+                   help='resize method (default: %(default)s)')
     p.add_argument('--recompute', action='store_true', help='ignore the cached statistics')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_stats)
@@ -154,15 +157,18 @@ def _data_cmd(sub):
     p.add_argument('path', help='dataset folder at any level')
     p.add_argument('--method', default='auto', choices=DEDUP_METHODS, help="hash: SHA-256 + dHash; embedding: Lite0 neighbours "
                    "confirmed geometrically; auto: both when Lite0's ImageNet weights are at hand, else hash (default: %(default)s)")
-    p.add_argument('--min-ncc', type=float, default=0.975, help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
+    p.add_argument('--min-ncc', type=float, default=0.975,
+                   help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
     p.add_argument('--sheet', help='write a contact sheet (PNG) of the closest cross-split pairs here')
-    p.add_argument('--max-distance', type=int, default=5, help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: %(default)s)')
+    p.add_argument('--max-distance', type=int, default=5,
+                   help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: %(default)s)')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_dedup)
     p = d.add_parser('shortcuts', help='can the class be predicted without the lungs? (file facts, border frame)')
     p.add_argument('path', help='dataset folder at any level')
     p.add_argument('--json', action='store_true', help=_JSON)
-    p.add_argument('--no-images', action='store_true', help="file facts only (the border probe needs Lite0's ImageNet weights)")
+    p.add_argument('--no-images', action='store_true',
+                   help="file facts only (the border probe needs Lite0's ImageNet weights)")
     p.set_defaults(run=_data_shortcuts)
     p = d.add_parser('cache', help='pre-resize the dataset once (resumable)')
     p.add_argument('path', help='dataset folder at any level')
@@ -172,7 +178,8 @@ def _data_cmd(sub):
     p.set_defaults(run=_data_cache)
     p = d.add_parser('synth', help='write a phantom dataset with lesion masks')
     p.add_argument('out', help='folder to create')
-    p.add_argument('--per-class', type=int, default=20, help='training images per class; val and test get a quarter (default: %(default)s)')
+    p.add_argument('--per-class', type=int, default=20,
+                   help='training images per class; val and test get a quarter (default: %(default)s)')
     p.add_argument('--size', type=int, default=128, help='nominal image side in pixels (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0, help='makes the dataset reproducible (default: %(default)s)')
     p.set_defaults(run=_data_synth)
@@ -204,21 +211,27 @@ def _weights_bundle(a):
     archs = a.archs.split(',') if a.archs else None
     table = bundle_weights(a.out, archs, a.kaggle_id, pretrained=not a.random)
     print(table[['timm_name', 'mb']].to_string(index=False))
-    print(f"{len(table)} backbones in {a.out}. Upload: kaggle datasets create -p {a.out}; then attach the dataset to the kernel.")
+    print(f"{len(table)} backbones in {a.out}. Upload: kaggle datasets create -p {a.out}; "
+          "then attach the dataset to the kernel.")
 
 @command
 def _weights_cmd(sub):
-    w = sub.add_parser('weights', help='make ImageNet weights available offline').add_subparsers(dest='weights_cmd', required=True)
+    w = sub.add_parser('weights',
+                       help='make ImageNet weights available offline').add_subparsers(dest='weights_cmd', required=True)
     p = w.add_parser('import', help="convert a weights file into timm's layout in the weights home")
-    p.add_argument('src', nargs='?', help='weights file (.pth state dict or .safetensors); default: the one a package ships')
-    p.add_argument('--arch', default='efficientnet_lite0', help='registry key the weights belong to (default: %(default)s)')
+    p.add_argument('src', nargs='?',
+                   help='weights file (.pth state dict or .safetensors); default: the one a package ships')
+    p.add_argument('--arch', default='efficientnet_lite0',
+                   help='registry key the weights belong to (default: %(default)s)')
     p.add_argument('--home', help='weights home (default: $LUNG_FASTAI_WEIGHTS or <LUNG_FASTAI_HOME>/weights)')
     p.set_defaults(run=_weights_import)
     p = w.add_parser('bundle', help='the seven backbones\' ImageNet weights as one Kaggle dataset (needs internet)')
     p.add_argument('out', help='folder to write: <timm name>/model.safetensors per backbone and dataset-metadata.json')
     p.add_argument('--archs', help='comma-separated registry keys (default: the seven study backbones)')
-    p.add_argument('--kaggle-id', default='YOUR_KAGGLE_NAME/lung-fastai-weights', help='dataset id in dataset-metadata.json (default: %(default)s)')
-    p.add_argument('--random', action='store_true', help='random weights instead of ImageNet (a layout check without network)')
+    p.add_argument('--kaggle-id', default='YOUR_KAGGLE_NAME/lung-fastai-weights',
+                   help='dataset id in dataset-metadata.json (default: %(default)s)')
+    p.add_argument('--random', action='store_true',
+                   help='random weights instead of ImageNet (a layout check without network)')
     p.set_defaults(run=_weights_bundle)
 
 # %% ../nbs/11_cli.ipynb #4a2118ad
@@ -274,7 +287,8 @@ def expand_inputs(paths:list)->list:
     "Files given directly, plus every non-hidden file under the folders given, sorted"
     out = []
     for p in map(Path, paths):
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts))
+        hidden = lambda f: any(s.startswith('.') for s in f.relative_to(p).parts)
+        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and not hidden(f))
         else: out.append(p)
     return out
 
@@ -326,12 +340,17 @@ def _print_headline(res:dict):
     for k, v in res['headline'].items():
         print(f"  {k:18s} " + ('n/a (undefined for this data)' if v['value'] is None else
                                f"{v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"))
-    if res.get('accuracy_exact_ci95'): print(f"  accuracy, exact 95% CI {res['accuracy_exact_ci95'][0]:.3f}–{res['accuracy_exact_ci95'][1]:.3f}")
+    if res.get('accuracy_exact_ci95'):
+        lo, hi = res['accuracy_exact_ci95']
+        print(f"  accuracy, exact 95% CI {lo:.3f}–{hi:.3f}")
     if res.get('absent_classes'): print(f"  absent from this data: {', '.join(res['absent_classes'])}")
     gate = res.get('temperature_fit', {})
-    print(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {res['calibrated']['ece']:.3f}, Brier {res['calibrated']['brier']:.3f}")
-    if res.get('ood'): print(f"  OOD guard: {res['ood']['eval_flagged']:.1%} of these images flagged (threshold set to flag {res['ood']['target_fpr']:.0%} of val)")
-    if res.get('ensemble'): print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
+    cal = res['calibrated']
+    print(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}")
+    if ood := res.get('ood'):
+        print(f"  OOD guard: {ood['eval_flagged']:.1%} of these images flagged (threshold set to flag {ood['target_fpr']:.0%} of val)")
+    if res.get('ensemble'):
+        print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
 
 def _evaluate(a):
     from lung_fastai.evaluate import evaluate_run
@@ -342,7 +361,8 @@ def _evaluate(a):
 def _evaluate_cmd(sub):
     p = sub.add_parser('evaluate', help='metrics with CIs, figures and report for a run folder')
     p.add_argument('run_dir', help=_RUN)
-    p.add_argument('--data', help="dataset (default: the run's); a plain class-folder tree is evaluated as outside data")
+    p.add_argument('--data',
+                   help="dataset (default: the run's); a plain class-folder tree is evaluated as outside data")
     p.add_argument('--split', default='test', choices=['test', 'val'], help='split to evaluate (default: %(default)s)')
     p.add_argument('--tta', action='store_true', help='test-time augmentation')
     p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)')
@@ -354,7 +374,8 @@ def _gradcam(a):
     from lung_fastai.gradcam import gradcam_run, gradcam_files
     from lung_fastai.evaluate import run_dataset
     if a.inputs:
-        df = gradcam_files(a.run_dir, expand_inputs(a.inputs), a.out or Path(a.run_dir)/'cam'/'files', cls=a.cls, method=a.method)
+        out = a.out or Path(a.run_dir)/'cam'/'files'
+        df = gradcam_files(a.run_dir, expand_inputs(a.inputs), out, cls=a.cls, method=a.method)
         print(df[['path', 'pred', 'prob', 'target', 'error']].to_string(index=False))
         return 0 if df.error.eq('').all() else 1
     rep = run_dataset(a.run_dir, a.data)
@@ -364,7 +385,8 @@ def _gradcam(a):
 
 def _compare(a):
     from lung_fastai.compare import compare_backbones
-    cfg = load_config(a.config, data=a.data, epochs=a.epochs, freeze_epochs=a.freeze_epochs, seed=a.seed, num_workers=a.num_workers)
+    cfg = load_config(a.config, data=a.data, epochs=a.epochs, freeze_epochs=a.freeze_epochs, seed=a.seed,
+                      num_workers=a.num_workers)
     if a.no_pretrained: cfg = replace(cfg, pretrained=False)
     _import_trackers(cfg)
     board = compare_backbones(a.archs.split(','), check_dataset(resolve_dataset(cfg.data)), a.out, cfg, n_boot=a.n_boot)
@@ -374,7 +396,8 @@ def _compare(a):
 def _register(a):
     from lung_fastai.deploy import register_run
     r = register_run(a.run_dir, a.name, a.alias)
-    print(f"Registered {r['name']} version {r['version']}" + (f" as @{r['alias']}" if r['alias'] else '') + f": {r['model_uri']}")
+    alias = f" as @{r['alias']}" if r['alias'] else ''
+    print(f"Registered {r['name']} version {r['version']}{alias}: {r['model_uri']}")
 
 def _export(a):
     from lung_fastai.deploy import export_onnx
@@ -413,9 +436,11 @@ def _analysis_cmds(sub):
     p.add_argument('inputs', nargs='*', help='images or folders (default: a few per class of --split)')
     p.add_argument('--out', help='folder for the overlays and gradcam.csv')
     p.add_argument('--class', dest='cls', help='explain this class instead of the predicted one')
-    p.add_argument('--data', help="dataset (default: the run's)"); p.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to draw from (default: %(default)s)')
+    p.add_argument('--data', help="dataset (default: the run's)")
+    p.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to draw from (default: %(default)s)')
     p.add_argument('--n-per-class', type=int, default=4, help='images per class in the grid (default: %(default)s)')
-    p.add_argument('--method', default='gradcam', choices=['gradcam', 'gradcam++'], help='CAM method (default: %(default)s)')
+    p.add_argument('--method', default='gradcam', choices=['gradcam', 'gradcam++'],
+                   help='CAM method (default: %(default)s)')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_gradcam)
     p = sub.add_parser('compare', help='train and evaluate several backbones into a leaderboard')
@@ -437,13 +462,15 @@ def _analysis_cmds(sub):
     p.set_defaults(run=_register)
     p = sub.add_parser('export', help='export a run to ONNX')
     p.add_argument('run_dir', help=_RUN)
-    p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT', help='output file (default: <run>/model.onnx)')
+    p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT',
+                   help='output file (default: <run>/model.onnx)')
     p.add_argument('--int8', action='store_true',
-                   help='also write model.int8.onnx (static INT8), kept only if it agrees with float on >= 99%% of the val split')
+                   help='also write model.int8.onnx (static INT8), kept only at >= 99%% top-1 agreement on the val split')
     p.add_argument('--data', help="dataset whose images verify the export (default: the run's)")
     p.set_defaults(run=_export)
     p = sub.add_parser('ensemble', help='a soft-voting ensemble of runs, as a run folder every command accepts')
-    p.add_argument('runs', nargs='+', metavar='RUN', help='two or more finished run folders (same classes and resize method)')
+    p.add_argument('runs', nargs='+', metavar='RUN',
+                   help='two or more finished run folders (same classes and resize method)')
     p.add_argument('--out', required=True, help='the ensemble folder to create (must not exist)')
     p.add_argument('--weights', type=float, nargs='+', help='one weight per run (default: equal)')
     p.add_argument('--fit-weights', action='store_true', help='fit the weights on the validation split (lowest NLL)')
@@ -458,8 +485,10 @@ def _app(a):
 
 @command
 def _app_cmd(sub):
-    p = sub.add_parser('app', help='the review app (Gradio): upload a film, see probabilities, Grad-CAM and the model card')
-    p.add_argument('ref', metavar='RUN_OR_MODEL_URI', help='run folder, or an MLflow model URI (models:/NAME@ALIAS, runs:/ID/model)')
+    p = sub.add_parser('app',
+                       help='the review app (Gradio): upload a film, see probabilities, Grad-CAM and the model card')
+    p.add_argument('ref', metavar='RUN_OR_MODEL_URI',
+                   help='run folder, or an MLflow model URI (models:/NAME@ALIAS, runs:/ID/model)')
     p.add_argument('--host', default='127.0.0.1', help='interface to bind (default: %(default)s, this machine only)')
     p.add_argument('--port', type=int, default=7860, help='port (default: %(default)s)')
     p.set_defaults(run=_app)
@@ -493,7 +522,8 @@ def _demo(a):
 
 @command
 def _demo_cmd(sub):
-    p = sub.add_parser('demo', help='phantoms → tiny EfficientNet two-stage → Grad-CAM → evaluated run folder (CPU, ~1-2 min)')
+    p = sub.add_parser('demo',
+                       help='phantoms → tiny EfficientNet two-stage → Grad-CAM → evaluated run folder (CPU, ~1-2 min)')
     p.add_argument('--out', help='run folder (default: under the runs home)')
     p.add_argument('--epochs', type=int, default=12, help='stage 2 epochs (default: %(default)s)')
     p.set_defaults(run=_demo)

@@ -68,8 +68,8 @@ class StudyClock(Callback):
         st, done = getattr(self.learn, 'stage', 1), len(self.times)
         # a rough estimate: this backbone's epochs so far set the pace for its rest and for each backbone after it
         left = np.mean(self.times)*(max(self.n_epochs - done, 0) + self.after*self.n_epochs)
-        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {_hms(time.time() - self.start)}, "
-                 f"about {_hms(left)} left")
+        elapsed = _hms(time.time() - self.start)
+        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {elapsed}, about {_hms(left)} left")
         if self.deadline is not None and time.time() > self.deadline: raise StudyPaused(self.label)
 
 def _hms(s:float)->str: return time.strftime('%H:%M:%S', time.gmtime(max(s, 0)))
@@ -88,36 +88,51 @@ def _train_one(run:Path, cfg, report, clock:StudyClock):
     resume = (run/'checkpoints'/'last.pt').exists()
     train(cfg, report=report, resume=resume, cbs=[clock], show_progress=False)
 
+def _done_line(label:str, spent:list, left:int)->str:
+    eta = f"about {_hms(np.mean(spent)*left)} for the {left} left" if left else 'study complete'
+    return f"{label}: done in {_hms(spent[-1])}; {eta}"
+
+def _write_study(out:Path, archs:list, board:pd.DataFrame, paused:str|None):
+    finished = list(board.get('backbone', []))
+    atomic_write_text(out/'study.json', json.dumps(dict(archs=list(archs), finished=finished, paused_at=paused)))
+
 def compare_backbones(archs:list, # registry keys
                       report:DataReport, # the dataset, validated once for all
                       out:str|Path, # folder for the runs and the leaderboard (an earlier study's folder: resumed)
                       base:TrainConfig|None=None, # everything but `arch` (seed, schedule, epochs, ...)
                       n_boot:int=1000,
-                      budget_s:float|None=None, # stop cleanly once this many seconds have passed (checkpointed, resumable)
+                      budget_s:float|None=None, # stop cleanly once this many seconds have passed (resumable)
                       say=print)->pd.DataFrame: # where progress lines go
     "Train and evaluate each backbone on the same data, seed and schedule; write leaderboard.csv/.md and a plot"
     out, base, start = Path(out), base or TrainConfig(), time.time()
     deadline = start + budget_s if budget_s is not None else None
-    audit, rows, spent = data_audit(report, base.dedup), [], []   # the data's audit is the same for every backbone: once
-    paused = None
+    audit = data_audit(report, base.dedup)   # the data's audit is the same for every backbone: once
+    rows, spent, paused = [], [], None
     for i, key in enumerate(archs):
-        b = get_backbone(key); run, label = out/b.key, f'[{i + 1}/{len(archs)}] {b.key}'
+        b = get_backbone(key)
+        run, label = out/b.key, f'[{i + 1}/{len(archs)}] {b.key}'
         if (run/'study_row.json').exists():
-            rows.append(json.loads((run/'study_row.json').read_text())); say(f'{label}: finished in an earlier session, kept'); continue
-        if deadline is not None and time.time() > deadline and spent: paused = b.key; break   # a session always trains one epoch at least
-        t0 = time.time()
-        cfg = resolve_config(replace(base, arch=b.key, out=str(run)))
+            rows.append(json.loads((run/'study_row.json').read_text()))
+            say(f'{label}: finished in an earlier session, kept')
+            continue
+        if deadline is not None and time.time() > deadline and spent:   # a session always trains one epoch at least
+            paused = b.key
+            break
+        t0, cfg = time.time(), resolve_config(replace(base, arch=b.key, out=str(run)))
         clock = StudyClock(label, start, deadline, say, cfg.freeze_epochs + cfg.epochs, len(archs) - i - 1)
         try: _train_one(run, cfg, report, clock)
-        except StudyPaused: paused = b.key; break
+        except StudyPaused:
+            paused = b.key
+            break
         rows.append(_study_row(run, b.key, report, base, audit, n_boot))
         spent.append(time.time() - t0)
-        left = len(archs) - i - 1
-        say(f"{label}: done in {_hms(spent[-1])}; " + (f"about {_hms(np.mean(spent)*left)} for the {left} left" if left else 'study complete'))
+        say(_done_line(label, spent, len(archs) - i - 1))
     if paused: say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to continue.')
-    board = pd.DataFrame(rows).sort_values('macro_f1', ascending=False).reset_index(drop=True) if rows else pd.DataFrame()
-    if rows: _write_board(board, out)
-    atomic_write_text(out/'study.json', json.dumps(dict(archs=list(archs), finished=list(board.get('backbone', [])), paused_at=paused)))
+    board = pd.DataFrame(rows)
+    if rows:
+        board = board.sort_values('macro_f1', ascending=False).reset_index(drop=True)
+        _write_board(board, out)
+    _write_study(out, archs, board, paused)
     board.attrs['paused_at'] = paused
     return board
 

@@ -174,7 +174,8 @@ def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
         ok = [x for x, e in prepped if x is not None]
         probs, scores = self._outputs(torch.stack(ok), tta) if ok else ([], None)
         it = iter(zip(probs, scores if scores is not None else [None]*len(probs)))
-        for p, (x, err) in zip(paths[s:s+bs], prepped): rows.append(self._row(p, *(next(it) if x is not None else (None, None)), err))
+        for p, (x, err) in zip(paths[s:s+bs], prepped):
+            rows.append(self._row(p, *(next(it) if x is not None else (None, None)), err))
     return pd.DataFrame(rows)
 
 @patch
@@ -191,15 +192,17 @@ def _row(self:Predictor, path, probs, score, error):
         return dict(path=path, pred='', prob=np.nan, **{f'p_{c}': np.nan for c in self.classes},
                     **{f'flag_{c}': None for c in self.thresholds}, **ood, error=error)
     i = int(probs.argmax())
+    flags = {f'flag_{c}': bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}
     return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
-                **{f'flag_{c}': bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}, **ood, error='')
+                **flags, **ood, error='')
 
 
 # %% ../nbs/06_inference.ipynb #10174981
 def batch_features(pred:Predictor, paths:list, bs:int=32)->torch.Tensor:
     "Pooled body features of images (paths of a checked dataset), in batches"
     paths = list(paths)
-    return torch.cat([pred.features(torch.stack([pred.preprocess(p) for p in paths[s:s+bs]])) for s in range(0, len(paths), bs)])
+    batches = (torch.stack([pred.preprocess(p) for p in paths[s:s+bs]]) for s in range(0, len(paths), bs))
+    return torch.cat([pred.features(x) for x in batches])
 
 def fit_ood_guard(pred:Predictor, train_paths:list, val_paths:list,
                   k:int=5, # neighbour whose distance is the score
@@ -212,8 +215,8 @@ def fit_ood_guard(pred:Predictor, train_paths:list, val_paths:list,
     guard = KnnGuard(batch_features(pred, train_paths), k)
     val = guard(batch_features(pred, val_paths)).numpy()
     guard.threshold = float(np.quantile(val, 1 - fpr, method='higher'))
-    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr, val_flagged=float((val > guard.threshold).mean()),
-                      n_train=len(train_paths), n_val=len(val), features='pooled body features')
+    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr, n_train=len(train_paths), n_val=len(val),
+                      val_flagged=float((val > guard.threshold).mean()), features='pooled body features')
     return guard
 
 # %% ../nbs/06_inference.ipynb #7283282b
@@ -273,9 +276,11 @@ def _check_members(specs:list, runs:list):
     for r, s in zip(runs, specs):
         if s.get('kind') == 'ensemble': raise ModelFileError(f"{r} is itself an ensemble: list its members instead")
         if s['classes'] != specs[0]['classes']:
-            raise ModelFileError(f"{r} has classes {s['classes']}, {runs[0]} has {specs[0]['classes']}: members must agree, in order")
+            raise ModelFileError(f"{r} has classes {s['classes']}, {runs[0]} has {specs[0]['classes']}: "
+                                 "members must agree, in order")
         if s['resize'] != specs[0]['resize']:
-            raise ModelFileError(f"{r} resizes by {s['resize']!r}, {runs[0]} by {specs[0]['resize']!r}: members must agree")
+            raise ModelFileError(f"{r} resizes by {s['resize']!r}, {runs[0]} by {specs[0]['resize']!r}: "
+                                 "members must agree")
 
 def make_ensemble(runs:list, # finished run folders (two or more)
                   out:str|Path, # the ensemble's folder (must not exist yet)
@@ -300,10 +305,11 @@ def make_ensemble(runs:list, # finished run folders (two or more)
         members.append(dict(dir=_member_dir(i, s), arch=s['arch'], timm_name=s['timm_name'], image_size=s['image_size'],
                             weight=float(wi), source=str(r.resolve())))
     if (runs[0]/'config.yaml').exists(): shutil.copy2(runs[0]/'config.yaml', tmp/'config.yaml')
+    first = specs[0]
     spec = dict(format='lung_fastai.model/1', kind='ensemble', arch='ensemble', timm_name=' + '.join(m['timm_name'] for m in members),
-                classes=specs[0]['classes'], display_names=specs[0].get('display_names', specs[0]['classes']),
-                image_size=max(m['image_size'] for m in members), resize=specs[0]['resize'], members=members,
-                weights_fitted=False, data_fingerprint=specs[0].get('data_fingerprint'), lung_fastai_version=lung_fastai.__version__)
+                classes=first['classes'], display_names=first.get('display_names', first['classes']),
+                image_size=max(m['image_size'] for m in members), resize=first['resize'], members=members, weights_fitted=False,
+                data_fingerprint=first.get('data_fingerprint'), lung_fastai_version=lung_fastai.__version__)
     (tmp/'model.json').write_text(json.dumps(spec, indent=2))
     tmp.rename(out)
     return out
@@ -319,7 +325,8 @@ def model_files(run_dir:str|Path)->list:
     "The files of a run folder that make up its model (what registering or copying a model must carry)"
     run_dir, spec = Path(run_dir), read_spec(run_dir)
     files = ['model.json', 'ood.safetensors']
-    files += [f"{m['dir']}/{f}" for m in spec.get('members', []) for f in ('model.json', 'model.safetensors')] or ['model.safetensors']
+    members = [f"{m['dir']}/{f}" for m in spec.get('members', []) for f in ('model.json', 'model.safetensors')]
+    files += members or ['model.safetensors']
     return [f for f in files if (run_dir/f).exists()]
 
 # %% ../nbs/06_inference.ipynb #257e825f

@@ -216,8 +216,8 @@ def _weights_bundle(a):
 
 @command
 def _weights_cmd(sub):
-    w = sub.add_parser('weights',
-                       help='make ImageNet weights available offline').add_subparsers(dest='weights_cmd', required=True)
+    w = sub.add_parser('weights', help='make ImageNet weights available offline')
+    w = w.add_subparsers(dest='weights_cmd', required=True)
     p = w.add_parser('import', help="convert a weights file into timm's layout in the weights home")
     p.add_argument('src', nargs='?',
                    help='weights file (.pth state dict or .safetensors); default: the one a package ships')
@@ -402,16 +402,16 @@ def _register(a):
 def _export(a):
     from lung_fastai.deploy import export_onnx
     from lung_fastai.evaluate import run_dataset
-    try: imgs = list(split_files(run_dataset(a.run_dir, a.data), 'val').path[:8])
-    except Exception: imgs = None   # no dataset at hand: verified on random input instead
+    try: report = run_dataset(a.run_dir, a.data)
+    except Exception: report = None   # no dataset at hand: verified on random input instead
+    imgs = list(split_files(report, 'val').path[:8]) if report is not None else None
     out = export_onnx(a.run_dir, a.onnx or None, check_images=imgs)
     print(f'ONNX model written to {out} (verified against PyTorch, max |Δp| < 1e-4)')
-    if a.int8: _export_int8(a)
+    if a.int8: _export_int8(a, report or run_dataset(a.run_dir, a.data))   # INT8 needs the data: its own error if absent
 
-def _export_int8(a):
+def _export_int8(a, report):
     from lung_fastai.deploy import export_int8
-    from lung_fastai.evaluate import run_dataset
-    report = run_dataset(a.run_dir, a.data)   # calibrated on training films, checked on the validation split
+    # calibrated on training films, checked on the validation split
     train_imgs, val_imgs = (list(split_files(report, s).path) for s in ('train', 'val'))
     r = export_int8(a.run_dir, train_imgs[:256], val_imgs)
     agree = f"top-1 agreement with float {r['agreement']:.1%} on {r['n_checked']} validation films"

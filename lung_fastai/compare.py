@@ -102,11 +102,12 @@ def compare_backbones(archs:list, # registry keys
                       base:TrainConfig|None=None, # everything but `arch` (seed, schedule, epochs, ...)
                       n_boot:int=1000,
                       budget_s:float|None=None, # stop cleanly once this many seconds have passed (resumable)
-                      say=print)->pd.DataFrame: # where progress lines go
+                      say=print, # where progress lines go
+                      audit:dict|None=None)->pd.DataFrame: # `data_audit(report)` if already computed (default: computed here)
     "Train and evaluate each backbone on the same data, seed and schedule; write leaderboard.csv/.md and a plot"
     out, base, start = Path(out), base or TrainConfig(), time.time()
     deadline = start + budget_s if budget_s is not None else None
-    audit = data_audit(report, base.dedup)   # the data's audit is the same for every backbone: once
+    audit = audit or data_audit(report, base.dedup)   # the data's audit is the same for every backbone: once
     rows, spent, paused = [], [], None
     for i, key in enumerate(archs):
         b = get_backbone(key)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import *
-from .inference import Predictor, read_spec, ModelFileError, model_files, mirror_packed
+from .inference import Predictor, read_spec, ModelFileError, model_files, mirror_packed, pack_prepared
 from PIL import Image
 from .tracking import default_tracking_uri
 import mlflow.pyfunc
@@ -174,9 +174,14 @@ def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None
         if diff > atol: raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not written")
     return out
 
-def _ort_run(path, x:np.ndarray)->list:
+def _onnx_session(path, threads:int|None=None):
+    "An ONNX Runtime CPU session for `path` (with `threads` intra-op threads when given)"
     import onnxruntime as ort
-    return ort.InferenceSession(str(path), providers=['CPUExecutionProvider']).run(None, {'image': x.astype(np.float32)})
+    so = ort.SessionOptions()
+    if threads: so.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+
+def _ort_run(path, x:np.ndarray)->list: return _onnx_session(path).run(None, {'image': x.astype(np.float32)})
 
 # %% ../nbs/10a_deploy.ipynb #e8c0d2c2
 def _preprocessing_only(run_dir:Path)->Predictor:
@@ -189,11 +194,10 @@ def _preprocessing_only(run_dir:Path)->Predictor:
 class OnnxPredictor(Predictor):
     "A `Predictor` that runs `<run>/model.onnx` (or another ONNX file of the run) with ONNX Runtime: same preprocessing, no PyTorch model"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
-        import onnxruntime as ort
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         path = Path(onnx_path or self.run_dir/'model.onnx')
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
-        self.session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+        self.session = _onnx_session(path)
         if self.spec.get('kind') == 'ensemble':
             self.members = [_preprocessing_only(self.run_dir/m['dir']) for m in self.spec['members']]
             self._shapes = [(3, m.spec['image_size'], m.spec['image_size']) for m in self.members]
@@ -204,8 +208,7 @@ class OnnxPredictor(Predictor):
             self.guard = None
 
     def _prepare(self, img):
-        if not hasattr(self, 'members'): return super()._prepare(img)
-        return torch.cat([m._prepare(img).flatten() for m in self.members])
+        return pack_prepared(self.members, img) if hasattr(self, 'members') else super()._prepare(img)
 
     def _mirror(self, x): return mirror_packed(x, self._shapes) if hasattr(self, 'members') else x.flip(-1)
 
@@ -214,12 +217,6 @@ class OnnxPredictor(Predictor):
         return torch.from_numpy(out[0]), (torch.from_numpy(out[1]) if self.guard is not None else None)
 
 # %% ../nbs/10a_deploy.ipynb #0b89f04c
-def _onnx_session(path, threads:int|None=None):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    if threads: so.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-
 def _float_convs(model_path, n:int)->list:
     import onnx
     return [node.name for node in onnx.load(str(model_path)).graph.node if node.op_type == 'Conv'][:n]

@@ -137,22 +137,23 @@ def cams(self:Predictor, paths:list, targets:list|None=None, method:str='gradcam
 @patch
 def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
     "Heatmaps and probabilities for an already preprocessed batch"
-    layer = cam_target_layer(self.model, get_backbone(self.spec['arch']).family)
     probs = self.predict_batch(x).numpy()
     if targets is None: targets = probs.argmax(1).tolist()   # the predicted class, without a second forward pass
-    return compute_cams(self.model.cpu(), x, layer, targets, method, bs), probs
+    return self._maps(x, targets, method, bs), probs
 
 @patch
-def cams_for_batch(self:EnsemblePredictor, x:torch.Tensor, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
+def _maps(self:Predictor, x:torch.Tensor, targets:list, method:str, bs:int)->np.ndarray:
+    layer = cam_target_layer(self.model, get_backbone(self.spec['arch']).family)
+    return compute_cams(self.model.cpu(), x, layer, targets, method, bs)
+
+@patch
+def _maps(self:EnsemblePredictor, x:torch.Tensor, targets:list, method:str, bs:int)->np.ndarray:
     "An ensemble's heatmaps: each member's on its own input grid, resized to the largest and averaged with the vote's weights"
-    probs = self.predict_batch(x).numpy()
-    if targets is None: targets = probs.argmax(1).tolist()
-    size = max(s[-1] for s in self.net.shapes)
-    maps = 0
+    size, maps = max(s[-1] for s in self.net.shapes), 0
     for member, part, w in zip(self.members, self.net.unpack(x), self.weights):
-        m, _ = member.cams_for_batch(part, targets, method, bs)
-        maps = maps + w*F.interpolate(torch.from_numpy(m)[:, None], size=(size, size), mode='bilinear', align_corners=False)[:, 0].numpy()
-    return maps, probs
+        m = torch.from_numpy(member._maps(part, targets, method, bs))[:, None]
+        maps = maps + w*F.interpolate(m, size=(size, size), mode='bilinear', align_corners=False)[:, 0].numpy()
+    return maps
 
 # %% ../nbs/08_gradcam.ipynb #c0899a58
 def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:

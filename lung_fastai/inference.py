@@ -7,8 +7,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 
 # %% auto #0
 __all__ = ['ModelFileError', 'read_spec', 'build_model', 'load_run_model', 'KnnGuard', 'store_ood_guard', 'load_ood_guard',
-           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'unpack_inputs', 'mirror_packed', 'EnsembleNet',
-           'EnsemblePredictor', 'make_ensemble', 'set_ensemble_weights', 'model_files', 'load_pickled_learner']
+           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'unpack_inputs', 'pack_prepared', 'mirror_packed',
+           'EnsembleNet', 'EnsemblePredictor', 'make_ensemble', 'set_ensemble_weights', 'model_files',
+           'load_pickled_learner']
 
 # %% ../nbs/06_inference.ipynb #727381c0
 import json, shutil, warnings
@@ -235,6 +236,10 @@ def unpack_inputs(x:torch.Tensor, shapes:list)->list:
     sizes = [int(np.prod(s)) for s in shapes]
     return [part.reshape(-1, *s) for part, s in zip(x.split(sizes, dim=1), shapes)]
 
+def pack_prepared(members:list, img)->torch.Tensor:
+    "One decoded film prepared by each member (its size, its normalization), packed into one flat vector"
+    return torch.cat([m._prepare(img).flatten() for m in members])
+
 def mirror_packed(x:torch.Tensor, shapes:list)->torch.Tensor:
     "A packed ensemble batch with every member's image mirrored (the training flip)"
     return torch.cat([p.flip(-1).flatten(1) for p in unpack_inputs(x, shapes)], 1)
@@ -264,7 +269,7 @@ class EnsemblePredictor(Predictor):
         self.net = EnsembleNet([m.net for m in self.members], shapes, self.weights).to(self.device)
         self._init_outputs()
 
-    def _prepare(self, img): return torch.cat([m._prepare(img).flatten() for m in self.members])
+    def _prepare(self, img): return pack_prepared(self.members, img)
     def _mirror(self, x): return mirror_packed(x, self.net.shapes)
     def learner(self, *args, **kwargs):
         raise ModelFileError(f"{self.run_dir} is an ensemble: it has no single fastai Learner (use predict_files)")

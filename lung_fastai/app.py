@@ -11,7 +11,8 @@ __all__ = ['MAX_FILE_MB', 'MAX_PIXELS', 'InputRejected', 'check_upload', 'Review
 
 # %% ../nbs/10b_app.ipynb #c2b82815
 import os
-os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')   # before gradio is imported: no usage reports leave the machine
+# before gradio is imported: no usage reports leave the machine
+os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -33,12 +34,14 @@ def _check_dicom(path:Path, max_pixels:int)->Path:
     "A DICOM upload: a single-frame grayscale radiograph of sane size (read from the header), else `InputRejected`"
     import pydicom
     try: ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as e: raise InputRejected(f"{path.name} is not a readable DICOM file: {type(e).__name__}") from None
+    except Exception as e:
+        raise InputRejected(f"{path.name} is not a readable DICOM file: {type(e).__name__}") from None
     if int(ds.get('Rows', 0))*int(ds.get('Columns', 0)) > max_pixels:
         raise InputRejected(f"{path.name} is {ds.Columns} × {ds.Rows} pixels, over the {max_pixels:,}-pixel limit")
     try: load_cxr(path)   # refuses CT, MR, multi-frame and colour files with the reason
     except UserError as e: raise InputRejected(str(e).replace(str(path), path.name)) from None
-    except Exception as e: raise InputRejected(f"{path.name}: unreadable or truncated DICOM ({type(e).__name__})") from None
+    except Exception as e:
+        raise InputRejected(f"{path.name}: unreadable or truncated DICOM ({type(e).__name__})") from None
     return path
 
 def check_upload(path:str|Path, max_mb:float=MAX_FILE_MB, max_pixels:int=MAX_PIXELS)->Path:
@@ -168,7 +171,8 @@ def build_app(ref:str|Path, # a run folder or an MLflow model URI (models:/NAME@
                                buttons=['download', 'fullscreen'], elem_id='cam')
         ex = _examples(review.run_dir) if examples is None else [[str(e)] for e in examples]
         if ex: gr.Examples(ex, inputs=[film], label='Examples')
-        for event in (film.change, cls.change): event(lambda p, c: _analyse(review, p, c), [film, cls], [probs, cam, status])
+        for event in (film.change, cls.change):
+            event(lambda p, c: _analyse(review, p, c), [film, cls], [probs, cam, status])
     app.review = review
     return app
 
@@ -178,7 +182,8 @@ def launch_app(ref:str|Path, host:str='127.0.0.1', port:int|None=None,
     "Serve the review app on `host:port` (loopback by default), with no share link, analytics or web fonts"
     import gradio as gr
     app = build_app(ref, **kwargs)
-    theme = gr.themes.Default(font=['system-ui', 'sans-serif'], font_mono=['monospace'])   # local fonts: nothing fetched
+    # local fonts: nothing fetched
+    theme = gr.themes.Default(font=['system-ui', 'sans-serif'], font_mono=['monospace'])
     app.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, quiet=True, theme=theme,
                max_file_size=f'{MAX_FILE_MB}mb', footer_links=[], ssr_mode=False)
     return app

@@ -144,11 +144,13 @@ def plant_copies(root:str|Path, # a dataset folder at any level (it is changed i
     "Write `n` Keras-style copies of `source_split` images into the later splits, named as Keras names its files"
     report, rng = check_dataset(root), np.random.default_rng(seed)
     src = split_files(report, source_split).reset_index(drop=True)
-    if len(src) < n: raise DataError(f"{report.root}: {len(src)} {source_split} images, fewer than the {n} copies asked for")
+    if len(src) < n:
+        raise DataError(f"{report.root}: {len(src)} {source_split} images, fewer than the {n} copies asked for")
     rows = []
     for k, i in enumerate(rng.choice(len(src), n, replace=False)):
         s, split = src.iloc[i], to_splits[k % len(to_splits)]
-        dst = Path(report.root)/split/s.label/f'{split}_{k}_{rng.integers(10_000)}.jpeg'   # Keras: {prefix}_{index}_{hash}
+        # Keras: {prefix}_{index}_{hash}
+        dst = Path(report.root)/split/s.label/f'{split}_{k}_{rng.integers(10_000)}.jpeg'
         with atomic_path(dst) as tmp: keras_copy(load_cxr(s.path), rng).save(tmp, format='JPEG')
         rows.append(dict(source=s.path, copy=str(dst), split=split, label=s.label))
     return pd.DataFrame(rows)

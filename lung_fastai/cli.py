@@ -191,7 +191,8 @@ def _archs(a):
     if a.json: return _print_json(t.to_dict('records'))
     for role, title in (('study', 'The seven backbones of the study'), ('CPU reference', 'CPU reference (real ImageNet weights, no GPU needed)'),
                         ('tiny (tests)', 'Tiny backbones for tests and the demo (no useful pretrained weights)')):
-        if (t.role == role).any(): print(f'{title}:\n' + t[t.role == role].drop(columns='role').to_string(index=False) + '\n')
+        if (t.role == role).any():
+            print(f'{title}:\n' + t[t.role == role].drop(columns='role').to_string(index=False) + '\n')
 
 @command
 def _archs_cmd(sub):
@@ -407,7 +408,8 @@ def _export(a):
     imgs = list(split_files(report, 'val').path[:8]) if report is not None else None
     out = export_onnx(a.run_dir, a.onnx or None, check_images=imgs)
     print(f'ONNX model written to {out} (verified against PyTorch, max |Δp| < 1e-4)')
-    if a.int8: _export_int8(a, report or run_dataset(a.run_dir, a.data))   # INT8 needs the data: its own error if absent
+    # INT8 needs the data: its own error if absent
+    if a.int8: _export_int8(a, report or run_dataset(a.run_dir, a.data))
 
 def _export_int8(a, report):
     from lung_fastai.deploy import export_int8
@@ -500,11 +502,13 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     from lung_fastai.train import train
     from lung_fastai.evaluate import evaluate_run
     out = Path(out or runs_home()/'demo')
-    shutil.rmtree(out/'phantoms', ignore_errors=True)   # the demo's own scratch: an older demo's phantoms must not mix in
+    # the demo's own scratch: an older demo's phantoms must not mix in
+    shutil.rmtree(out/'phantoms', ignore_errors=True)
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
+    # phantoms: see `find_duplicates`
     cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1, epochs=epochs,
-                      norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))   # phantoms: see `find_duplicates`
+                      norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))
     if (out/'run'/'checkpoints'/'last.pt').exists(): shutil.rmtree(out/'run')
     run = train(cfg).run_dir
     from lung_fastai.gradcam import gradcam_run

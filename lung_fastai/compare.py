@@ -128,7 +128,8 @@ def compare_backbones(archs:list, # registry keys
         rows.append(_study_row(run, b.key, report, base, audit, n_boot))
         spent.append(time.time() - t0)
         say(_done_line(label, spent, len(archs) - i - 1))
-    if paused: say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to continue.')
+    if paused:
+        say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to continue.')
     board = pd.DataFrame(rows)
     if rows:
         board = board.sort_values('macro_f1', ascending=False).reset_index(drop=True)
@@ -145,7 +146,10 @@ def _write_board(board:pd.DataFrame, out:Path):
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(board.infer_img_s, board.accuracy)
     for r in board.itertuples(): ax.annotate(r.backbone, (r.infer_img_s, r.accuracy), fontsize=8)
-    ax.set_xscale('log'); ax.set_xlabel('inference images / s (this device)'); ax.set_ylabel('test accuracy'); fig.tight_layout()
+    ax.set_xscale('log')
+    ax.set_xlabel('inference images / s (this device)')
+    ax.set_ylabel('test accuracy')
+    fig.tight_layout()
     with atomic_path(out/'accuracy_vs_throughput.png') as tmp: fig.savefig(tmp, dpi=100, format='png')
     plt.close(fig)
 

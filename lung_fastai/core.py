@@ -189,7 +189,8 @@ class TrainConfig:
     flip: bool = True                 # random horizontal flip
     norm: str = 'dataset'             # dataset | backbone normalization statistics
     drop_leaks: bool = False          # drop val/test images that duplicate an earlier split's (leakage audit)
-    dedup: str = 'auto'               # how drop_leaks finds copies: auto | hash | embedding | both (auto: both if Lite0's weights are at hand)
+    # how drop_leaks finds copies: auto | hash | embedding | both (auto: both if Lite0's weights are at hand)
+    dedup: str = 'auto'
     pretrained: bool = True           # start from ImageNet weights (--no-pretrained: random weights)
     weights: str|None = None          # local weights file or folder for offline use
     monitor: str = 'f1_macro'         # validation metric that picks the best checkpoint
@@ -248,7 +249,8 @@ def load_config(path:str|Path|None=None, # experiment YAML; `None` for the defau
         if not path.exists(): raise ConfigError(f"Config file not found: {path}")
         try: data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(data, dict): raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
         cfg = merge_config(cfg, data, str(path))
     return merge_config(cfg, {k:v for k,v in overrides.items() if v is not None}, 'command line')
 

@@ -100,7 +100,8 @@ class DataError(UserError, ValueError):
 # %% ../nbs/02_data.ipynb #62e11c42
 def _inspect_image(path:Path, min_size:int, max_pixels:int):
     "Mode and size of the image at `path`, or a `Problem` saying why it cannot be used"
-    if path.suffix.lower() not in IMAGE_EXTS: return Problem(str(path), f'not an image file (extension {path.suffix!r})')
+    if path.suffix.lower() not in IMAGE_EXTS:
+        return Problem(str(path), f'not an image file (extension {path.suffix!r})')
     if path.stat().st_size == 0: return Problem(str(path), 'zero-byte file')
     if IMAGE_EXTS[path.suffix.lower()] == 'DICOM': return _inspect_dicom(path, min_size, max_pixels)
     try:
@@ -115,7 +116,8 @@ def _inspect_image(path:Path, min_size:int, max_pixels:int):
         return Problem(str(path), f'decompression bomb: {e}')
     except UnidentifiedImageError: return Problem(str(path), 'not a readable image (unknown format)')
     except (OSError, SyntaxError, ValueError) as e: return Problem(str(path), f'unreadable or truncated image: {e}')
-    if min(size) < min_size: return Problem(str(path), f'too small: {size[0]}x{size[1]} px, need at least {min_size} px per side')
+    if min(size) < min_size:
+        return Problem(str(path), f'too small: {size[0]}x{size[1]} px, need at least {min_size} px per side')
     return fmt, mode, size
 
 # %% ../nbs/02_data.ipynb #1d5832bf
@@ -162,7 +164,8 @@ def _split_layout(root:Path)->list:
 
 def _scan(layout:list, min_size, max_pixels, workers):
     paths = [(f, s, c) for d, s, c in layout if d.is_dir() for f in sorted(d.iterdir()) if f.is_file()]
-    with ThreadPoolExecutor(workers) as ex: results = list(ex.map(lambda o: _inspect_image(o[0], min_size, max_pixels), paths))
+    with ThreadPoolExecutor(workers) as ex:
+        results = list(ex.map(lambda o: _inspect_image(o[0], min_size, max_pixels), paths))
     rows, probs = [], []
     for (f,s,c), r in zip(paths, results):
         if isinstance(r, Problem): probs.append(r); continue
@@ -246,9 +249,11 @@ def _dicom_refusal(ds, name:str)->str|None:
     modality = str(ds.get('Modality', '')).upper()
     if modality not in RADIOGRAPH_MODALITIES:
         return f"{name}: modality {modality or 'missing'!r} is not a projection radiograph (expected one of {', '.join(RADIOGRAPH_MODALITIES)})"
-    if int(ds.get('NumberOfFrames', 1) or 1) > 1: return f"{name}: {ds.NumberOfFrames} frames; one radiograph per file is expected"
+    if int(ds.get('NumberOfFrames', 1) or 1) > 1:
+        return f"{name}: {ds.NumberOfFrames} frames; one radiograph per file is expected"
     pi = str(ds.get('PhotometricInterpretation', ''))
-    if pi not in ('MONOCHROME1', 'MONOCHROME2'): return f"{name}: photometric interpretation {pi!r}; grayscale (MONOCHROME1/2) expected"
+    if pi not in ('MONOCHROME1', 'MONOCHROME2'):
+        return f"{name}: photometric interpretation {pi!r}; grayscale (MONOCHROME1/2) expected"
     return None
 
 def read_dicom(src, name:str|None=None)->Image.Image:
@@ -261,7 +266,8 @@ def read_dicom(src, name:str|None=None)->Image.Image:
     a = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds).astype(np.float32)
     lo, hi = float(a.min()), float(a.max())
     a = (a - lo)/max(hi - lo, 1e-6)
-    if ds.PhotometricInterpretation == 'MONOCHROME1': a = 1 - a   # low values are white there: bone is always bright here
+    # low values are white there: bone is always bright here
+    if ds.PhotometricInterpretation == 'MONOCHROME1': a = 1 - a
     return Image.fromarray((a*255).round().astype(np.uint8))
 
 def dicom_summary(path:str|Path)->dict:
@@ -282,11 +288,13 @@ def _inspect_dicom(path:Path, min_size:int, max_pixels:int):
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         if (why := _dicom_refusal(ds, str(path))): return Problem(str(path), why.split(': ', 1)[1])
         size = (int(ds.Columns), int(ds.Rows))
-        if size[0]*size[1] > max_pixels: return Problem(str(path), f'decompression bomb: {size[0]}x{size[1]} exceeds {max_pixels:,} pixels')
+        if size[0]*size[1] > max_pixels:
+            return Problem(str(path), f'decompression bomb: {size[0]}x{size[1]} exceeds {max_pixels:,} pixels')
         read_dicom(path)   # decodes the pixel data: catches truncated files
     except UnsupportedDicom as e: return Problem(str(path), str(e))
     except Exception as e: return Problem(str(path), f'unreadable or truncated DICOM: {type(e).__name__}: {e}')
-    if min(size) < min_size: return Problem(str(path), f'too small: {size[0]}x{size[1]} px, need at least {min_size} px per side')
+    if min(size) < min_size:
+        return Problem(str(path), f'too small: {size[0]}x{size[1]} px, need at least {min_size} px per side')
     return 'DICOM', 'I;16' if int(ds.get('BitsAllocated', 8)) > 8 else 'L', size
 
 # %% ../nbs/02_data.ipynb #4828ab3d

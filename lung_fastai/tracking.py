@@ -71,7 +71,8 @@ def default_tracking_uri()->str:
 
 def git_commit(path:Path|None=None)->str:
     "The current git commit of the project checkout, or 'unknown'"
-    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path or project_root() or '.', capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
+    try:
+        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path or project_root() or '.', capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
     except Exception: return 'unknown'
 
 def _params(cfg:TrainConfig)->dict:
@@ -81,7 +82,8 @@ def _params(cfg:TrainConfig)->dict:
 class MLflowTracker(RunTracker):
     "Logs params, per-epoch metrics, tags and run-folder artifacts to MLflow; ends the run with its real status"
     def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai', fingerprint:str|None=None):
-        super().__init__(); store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint'); self.mlrun = None  # (`run` is fastai's own flag)
+        # (`run` is fastai's own flag)
+        super().__init__(); store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint'); self.mlrun = None
     def before_fit(self):
         if not self._active() or self.mlrun is not None: return
         import mlflow

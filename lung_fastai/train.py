@@ -71,7 +71,8 @@ def fit_two_stage(self:Learner,
     self.stage = 2
     s2_start = start[1] if start[0] == 2 else 0
     _freeze_to(self, 0, resuming=s2_start > 0)
-    if schedule == 'one_cycle': return self.fit_one_cycle(epochs, _lr_spec(lr, body_lr_div), cbs=stage2_cbs, start_epoch=s2_start)
+    if schedule == 'one_cycle':
+        return self.fit_one_cycle(epochs, _lr_spec(lr, body_lr_div), cbs=stage2_cbs, start_epoch=s2_start)
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', _lr_spec(lr, body_lr_div))
     self.fit(epochs, _lr_spec(lr, body_lr_div), cbs=_stage2_scheds(self, schedule, epochs) + list(stage2_cbs or []), start_epoch=s2_start)
@@ -97,7 +98,8 @@ def _train_dl(learn): return getattr(learn.dls.train, 'dl', learn.dls.train)  # 
 def set_rng_state(learn, s:dict):
     "Restore what `rng_state` saved"
     random.setstate(s['python']); torch.set_rng_state(s['torch']); _train_dl(learn).rng.setstate(s['dl'])
-    n = s['numpy']; np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
+    n = s['numpy']
+    np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
 
 # %% ../nbs/05_train.ipynb #4e1be986
 def _plain(o):
@@ -162,7 +164,8 @@ def _append_csv(self:RunFolder, row:dict):
 @patch
 def _maybe_best(self:RunFolder, row:dict):
     key = METRIC_NAMES.get(self.monitor, self.monitor)
-    if key not in row: raise ConfigError(f"`monitor` {self.monitor!r} is not a recorded metric; choose from {list(row)[2:-2]}")
+    if key not in row:
+        raise ConfigError(f"`monitor` {self.monitor!r} is not a recorded metric; choose from {list(row)[2:-2]}")
     v, lower = row[key], 'loss' in key
     if self.best is not None and (v >= self.best if lower else v <= self.best): return
     self.best = v

@@ -58,7 +58,8 @@ def check_upload(path:str|Path, max_mb:float=MAX_FILE_MB, max_pixels:int=MAX_PIX
         raise InputRejected(f"{path.name} would decode to billions of pixels (a decompression bomb?), over the "
                             f"{max_pixels:,}-pixel limit") from None
     except Exception as e:
-        raise InputRejected(f"{path.name} is not an image this app reads (PNG, JPEG, BMP, TIFF, DICOM): {type(e).__name__}") from None
+        raise InputRejected(f"{path.name} is not an image this app reads (PNG, JPEG, BMP, TIFF, DICOM): "
+                            f"{type(e).__name__}") from None
     if w*h > max_pixels: raise InputRejected(f"{path.name} is {w} × {h} pixels, over the {max_pixels:,}-pixel limit")
     return path
 
@@ -105,8 +106,8 @@ def model_card_md(review:Review)->str:
     spec, d = review.pred.spec, review.run_dir
     cfg = load_config(d/'config.yaml') if (d/'config.yaml').exists() else None
     m = json.loads((d/'eval'/'metrics.json').read_text()) if (d/'eval'/'metrics.json').exists() else None
-    lines = ['**Research use only — not for clinical diagnosis.** Not a medical device. No severity, no treatment advice: '
-             'the heatmap shows where the network looked, not where disease is.',
+    lines = ['**Research use only — not for clinical diagnosis.** Not a medical device. No severity, no treatment '
+             'advice: the heatmap shows where the network looked, not where disease is.',
              f"- **Model:** `{spec['timm_name']}` ({spec['arch']}), {spec['image_size']} px, {spec['resize']}; "
              f"lung_fastai {spec.get('lung_fastai_version', '?')}",
              f"- **Classes:** {', '.join(spec['display_names'])}",
@@ -120,11 +121,13 @@ def model_card_md(review:Review)->str:
                      f"(exact 95 % CI {lo:.3f}–{hi:.3f}); {scaled}")
     else: lines.append('- **Evaluation:** none yet (`lung-fastai evaluate RUN`): probabilities are not calibrated')
     g = review.pred.guard
-    lines.append(f"- **Out-of-distribution guard:** an image whose features are far from every training film's is flagged "
-                 f"(threshold set to flag {g.info['target_fpr']:.0%} of validation films). It catches gross mistakes — a photo, "
-                 "a document, a CT slice — not subtle shift: a film from another hospital can pass and still be wrong." if g is not None else
-                 '- **No out-of-distribution guard** (run `lung-fastai evaluate` to fit one): a film unlike the training data '
-                 '(another hospital, a child, a lateral view, not a chest X-ray at all) still gets five probabilities that sum to 1.')
+    lines.append("- **Out-of-distribution guard:** an image whose features are far from every training film's is "
+                 f"flagged (threshold set to flag {g.info['target_fpr']:.0%} of validation films). It catches gross "
+                 "mistakes — a photo, a document, a CT slice — not subtle shift: a film from another hospital can pass "
+                 "and still be wrong." if g is not None else
+                 '- **No out-of-distribution guard** (run `lung-fastai evaluate` to fit one): a film unlike the '
+                 'training data (another hospital, a child, a lateral view, not a chest X-ray at all) still gets five '
+                 'probabilities that sum to 1.')
     return '\n'.join(lines)
 
 # %% ../nbs/10b_app.ipynb #c20c65b6
@@ -144,8 +147,8 @@ def _analyse(review:Review, path, cls):
         top = max(probs, key=probs.get)
         flags = ', '.join(review.flags(raw)) or 'none'
         flagged = f" Flagged at the run's operating points: **{flags}**." if review.pred.thresholds else ''
-        ood = (f"**Out of distribution:** this image does not look like the chest films the model was trained on "
-               f"(OOD score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ") if review.out_of_distribution(score) else ''
+        ood = ("**Out of distribution:** this image does not look like the chest films the model was trained on (OOD "
+               f"score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ") if review.out_of_distribution(score) else ''
         return (probs, review.cam_overlay(path, cls),
                 f'{ood}Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'
@@ -162,8 +165,10 @@ def build_app(ref:str|Path, # a run folder or an MLflow model URI (models:/NAME@
         gr.Markdown(f"## lung_fastai — chest X-ray review\n{model_card_md(review)}")
         with gr.Row():
             with gr.Column():
-                film = gr.File(label='Chest X-ray (PNG, JPEG, DICOM …)', file_types=['image', '.dcm', '.dicom'], type='filepath', elem_id='film')
-                cls = gr.Dropdown(['top class'] + review.names, value='top class', label='Grad-CAM of class', elem_id='cam-class')
+                film = gr.File(label='Chest X-ray (PNG, JPEG, DICOM …)', file_types=['image', '.dcm', '.dicom'],
+                               type='filepath', elem_id='film')
+                cls = gr.Dropdown(['top class'] + review.names, value='top class', label='Grad-CAM of class',
+                                  elem_id='cam-class')
                 status = gr.Markdown('Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).', elem_id='status')
             with gr.Column():
                 probs = gr.Label(num_top_classes=len(review.names), label='Probabilities (calibrated)', elem_id='probs')
@@ -196,6 +201,7 @@ def _free_port()->int:
 def find_chromium()->tuple|None:
     "Paths of a Chromium and its chromedriver, if both are installed (nothing is downloaded)"
     import shutil
-    browser = next((shutil.which(b) for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)), None)
+    browser = next((shutil.which(b) for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)),
+                   None)
     driver = shutil.which('chromedriver')
     return (browser, driver) if browser and driver else None

@@ -59,7 +59,8 @@ def probe_score(X:np.ndarray, y, # features and labels of every image
     pred = cross_val_predict(model, X, y, cv=folds)
     rng, n = np.random.default_rng(seed), len(y)
     boot = [balanced_accuracy_score(y[i], pred[i]) for i in (rng.integers(0, n, n) for _ in range(n_boot))]
-    return dict(balanced_accuracy=float(balanced_accuracy_score(y, pred)), ci95=[float(np.quantile(boot, .025)), float(np.quantile(boot, .975))],
+    return dict(balanced_accuracy=float(balanced_accuracy_score(y, pred)),
+                ci95=[float(np.quantile(boot, .025)), float(np.quantile(boot, .975))],
                 chance=1/len(np.unique(y)), n=int(n))
 
 # %% ../nbs/04a_audit.ipynb #3933740a
@@ -109,7 +110,8 @@ def shortcut_audit(report:DataReport, # validated dataset (all splits are pooled
     rows.append(dict(probe='file facts', **probe_score(file_facts(report).values, y, seed=seed)))
     if images:
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        rows.append(dict(probe='border frame (lungs hidden)', **probe_score(border_features(report), y, clf, seed=seed)))
+        rows.append(dict(probe='border frame (lungs hidden)',
+                         **probe_score(border_features(report), y, clf, seed=seed)))
     df = pd.DataFrame(rows)
     df['verdict'] = [_verdict(r) for r in rows]
     return df
@@ -190,7 +192,8 @@ class FilmPrint:
 def film_print(path:str|Path, side:int=320, n_features:int=500, thumb:int=160)->FilmPrint:
     "ORB keypoints at `side` pixels (longest side) and a `thumb`-pixel thumbnail, both histogram-equalised"
     a = np.asarray(load_cxr(path).convert('L'))
-    fit = lambda a, s: cv2.resize(a, (max(1, round(a.shape[1]*s/max(a.shape))), max(1, round(a.shape[0]*s/max(a.shape)))),
+    fit = lambda a, s: cv2.resize(a,
+                                  (max(1, round(a.shape[1]*s/max(a.shape))), max(1, round(a.shape[0]*s/max(a.shape)))),
                                   interpolation=cv2.INTER_AREA)
     a = cv2.equalizeHist(fit(a, side))   # why: brightness and contrast changes must not matter
     orb, keys = cv2.ORB_create(nfeatures=n_features), []
@@ -205,7 +208,8 @@ def _affine(a:FilmPrint, b:FilmPrint, side:int=320):
     best, (pa, da) = (0, None, False), a.keys[0]
     for mirrored, (pb, db) in enumerate(b.keys):
         if da is None or db is None or len(da) < 2 or len(db) < 2: continue
-        good = [m[0] for m in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2) if len(m) == 2 and m[0].distance < 0.8*m[1].distance]
+        good = [m[0] for m in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
+                if len(m) == 2 and m[0].distance < 0.8*m[1].distance]
         if len(good) < 6: continue
         m, inl = cv2.estimateAffine2D(pa[[g.queryIdx for g in good]], pb[[g.trainIdx for g in good]],
                                       method=cv2.RANSAC, ransacReprojThreshold=side/85)
@@ -233,7 +237,8 @@ def match_films(a:FilmPrint, b:FilmPrint, min_inliers:int=12)->dict:
     return dict(inliers=n, ncc=_aligned_ncc(a.thumb, tb, m), mirrored=mirrored)
 
 # %% ../nbs/04a_audit.ipynb #be474d3f
-PAIR_COLUMNS = ['path_a', 'split_a', 'label_a', 'path_b', 'split_b', 'label_b', 'kind', 'method', 'distance', 'ncc', 'inliers']
+PAIR_COLUMNS = ['path_a', 'split_a', 'label_a', 'path_b', 'split_b', 'label_b', 'kind', 'method', 'distance', 'ncc',
+                'inliers']
 
 def _pair_row(a, b, **kw)->dict:
     return dict(path_a=a.path, split_a=a.split, label_a=a.label, path_b=b.path, split_b=b.split, label_b=b.label, **kw)
@@ -247,7 +252,8 @@ def candidate_checks(report:DataReport, # validated dataset
     with ThreadPoolExecutor(workers) as ex:
         prints = list(ex.map(film_print, files.path))
         checks = list(ex.map(lambda p: match_films(prints[p[0]], prints[p[1]]), cand))
-    rows = [_pair_row(files.iloc[i], files.iloc[j], kind='augmented', method='embedding', distance=np.nan, ncc=c['ncc'], inliers=c['inliers'])
+    rows = [_pair_row(files.iloc[i], files.iloc[j], kind='augmented', method='embedding', distance=np.nan, ncc=c['ncc'],
+                      inliers=c['inliers'])
             for (i, j), c in zip(cand, checks)]
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
@@ -274,7 +280,8 @@ def find_duplicates(report:DataReport, # validated dataset
     if method in ('hash', 'both'):
         parts.append(audit_leakage(report, max_distance).assign(method='hash', ncc=np.nan, inliers=np.nan))
     if method in ('embedding', 'both'): parts.append(embedding_duplicates(report, k, min_ncc))
-    pairs = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=PAIR_COLUMNS)], ignore_index=True)[PAIR_COLUMNS]
+    pairs = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=PAIR_COLUMNS)],
+                      ignore_index=True)[PAIR_COLUMNS]
     # a pair the hashes found keeps its hash row (exact/near say more than 'augmented')
     return pairs.drop_duplicates(['path_a', 'path_b'], keep='first').reset_index(drop=True)
 
@@ -289,7 +296,8 @@ def duplicate_sheet(pairs:pd.DataFrame, # from `find_duplicates`
     fig, axs = plt.subplots(max(len(p), 1), 2, figsize=(2*size, size*max(len(p), 1)), squeeze=False)
     for row, r in zip(axs, p.itertuples()):
         score = f'ncc {r.ncc:.3f}' if r.method == 'embedding' else f'dHash {int(r.distance)} bits'
-        for ax, path, split, label in ((row[0], r.path_a, r.split_a, r.label_a), (row[1], r.path_b, r.split_b, r.label_b)):
+        for ax, path, split, label in ((row[0], r.path_a, r.split_a, r.label_a),
+                                       (row[1], r.path_b, r.split_b, r.label_b)):
             ax.imshow(load_cxr(path).convert('L'), cmap='gray')
             ax.set_title(f'{split} · {display_name(label)}\n{Path(path).name[:28]}', fontsize=7)
         row[0].set_ylabel(f'{r.kind} ({score})', fontsize=7)
@@ -318,7 +326,8 @@ def score_planted(pairs:pd.DataFrame, # from `find_duplicates`
     src = {Path(r.copy).name: Path(r.source).name for r in planted.itertuples()}
     origin = lambda p: src.get(Path(p).name, Path(p).name)
     who = lambda p: (patient or {}).get(origin(p), origin(p))
-    found = {Path(c) for r in pairs.itertuples() for c, s in ((r.path_a, r.path_b), (r.path_b, r.path_a)) if src.get(Path(c).name) == origin(s)}
+    found = {Path(c) for r in pairs.itertuples() for c, s in ((r.path_a, r.path_b), (r.path_b, r.path_a))
+             if src.get(Path(c).name) == origin(s)}
     false = [r for r in pairs.itertuples() if who(r.path_a) != who(r.path_b)]
     return dict(planted=len(planted), found=len(found), recall=len(found)/max(len(planted), 1),
                 reported=len(pairs), false_pairs=len(false), false_share=len(false)/max(len(pairs), 1))

@@ -98,7 +98,8 @@ def _data_dedup(a):
     pairs = find_duplicates(check_dataset(a.path), method, max_distance=a.max_distance, min_ncc=a.min_ncc)
     if a.sheet: _save_sheet(duplicate_sheet(pairs[pairs.split_a != pairs.split_b]), a.sheet)
     counts = leakage_counts(pairs)
-    if a.json: return _print_json(dict(method=method, counts=counts.to_dict('records'), pairs=json.loads(pairs.to_json(orient='records')),
+    if a.json: return _print_json(dict(method=method, counts=counts.to_dict('records'),
+                                       pairs=json.loads(pairs.to_json(orient='records')),
                                        sheet=a.sheet))
     print(f'method: {method}'); print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
     for r in pairs.itertuples():
@@ -155,13 +156,15 @@ def _data_cmd(sub):
     p.set_defaults(run=_data_stats)
     p = d.add_parser('dedup', help='leakage audit: exact, resized and augmented copies within and across splits')
     p.add_argument('path', help='dataset folder at any level')
-    p.add_argument('--method', default='auto', choices=DEDUP_METHODS, help="hash: SHA-256 + dHash; embedding: Lite0 neighbours "
-                   "confirmed geometrically; auto: both when Lite0's ImageNet weights are at hand, else hash (default: %(default)s)")
+    p.add_argument('--method', default='auto', choices=DEDUP_METHODS,
+                   help="hash: SHA-256 + dHash; embedding: Lite0 neighbours confirmed geometrically; auto: both when "
+                        "Lite0's ImageNet weights are at hand, else hash (default: %(default)s)")
     p.add_argument('--min-ncc', type=float, default=0.975,
                    help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
     p.add_argument('--sheet', help='write a contact sheet (PNG) of the closest cross-split pairs here')
     p.add_argument('--max-distance', type=int, default=5,
-                   help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: %(default)s)')
+                   help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: '
+                        '%(default)s)')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_dedup)
     p = d.add_parser('shortcuts', help='can the class be predicted without the lungs? (file facts, border frame)')
@@ -189,7 +192,8 @@ def _archs(a):
     from lung_fastai.models import backbone_table
     t = backbone_table(tiny=not a.no_tiny)
     if a.json: return _print_json(t.to_dict('records'))
-    for role, title in (('study', 'The seven backbones of the study'), ('CPU reference', 'CPU reference (real ImageNet weights, no GPU needed)'),
+    for role, title in (('study', 'The seven backbones of the study'),
+                        ('CPU reference', 'CPU reference (real ImageNet weights, no GPU needed)'),
                         ('tiny (tests)', 'Tiny backbones for tests and the demo (no useful pretrained weights)')):
         if (t.role == role).any():
             print(f'{title}:\n' + t[t.role == role].drop(columns='role').to_string(index=False) + '\n')
@@ -277,7 +281,8 @@ def _train(a):
 @command
 def _train_cmd(sub):
     p = sub.add_parser('train', help='two-stage fine-tuning into a run folder',
-                       description='Flags override --config, which overrides the defaults; unset values come from the backbone.')
+                       description='Flags override --config, which overrides the defaults; unset values come from the '
+                                   'backbone.')
     add_config_flags(p)
     p.add_argument('--config', help='experiment YAML whose keys are the flags below (underscored)')
     p.add_argument('--resume', action='store_true', help="continue the run in --out from its last checkpoint")
@@ -347,9 +352,11 @@ def _print_headline(res:dict):
     if res.get('absent_classes'): print(f"  absent from this data: {', '.join(res['absent_classes'])}")
     gate = res.get('temperature_fit', {})
     cal = res['calibrated']
-    print(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}")
+    print(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {cal['ece']:.3f}, Brier "
+          f"{cal['brier']:.3f}")
     if ood := res.get('ood'):
-        print(f"  OOD guard: {ood['eval_flagged']:.1%} of these images flagged (threshold set to flag {ood['target_fpr']:.0%} of val)")
+        print(f"  OOD guard: {ood['eval_flagged']:.1%} of these images flagged (threshold set to flag "
+              f"{ood['target_fpr']:.0%} of val)")
     if res.get('ensemble'):
         print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
 
@@ -381,8 +388,10 @@ def _gradcam(a):
         return 0 if df.error.eq('').all() else 1
     rep = run_dataset(a.run_dir, a.data)
     s = gradcam_run(a.run_dir, split_files(rep, a.split), n_per_class=a.n_per_class, method=a.method)
-    _print_json(s) if a.json else print(f"Grad-CAM for {s['n_images']} images in {Path(a.run_dir)/'cam'}; randomization: " +
-                                        ', '.join(f"{r['randomized']} ρ={r['spearman']:.2f}" for r in s['randomization']))
+    _print_json(s) if a.json else print(f"Grad-CAM for {s['n_images']} images in {Path(a.run_dir)/'cam'}; "
+                                        "randomization: " +
+                                        ', '.join(f"{r['randomized']} ρ={r['spearman']:.2f}"
+                                                  for r in s['randomization']))
 
 def _compare(a):
     from lung_fastai.compare import compare_backbones
@@ -439,7 +448,8 @@ def _analysis_cmds(sub):
     p.add_argument('--out', help='folder for the overlays and gradcam.csv')
     p.add_argument('--class', dest='cls', help='explain this class instead of the predicted one')
     p.add_argument('--data', help="dataset (default: the run's)")
-    p.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to draw from (default: %(default)s)')
+    p.add_argument('--split', default='test', choices=['train', 'val', 'test'],
+                   help='split to draw from (default: %(default)s)')
     p.add_argument('--n-per-class', type=int, default=4, help='images per class in the grid (default: %(default)s)')
     p.add_argument('--method', default='gradcam', choices=['gradcam', 'gradcam++'],
                    help='CAM method (default: %(default)s)')
@@ -467,7 +477,8 @@ def _analysis_cmds(sub):
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT',
                    help='output file (default: <run>/model.onnx)')
     p.add_argument('--int8', action='store_true',
-                   help='also write model.int8.onnx (static INT8), kept only at >= 99%% top-1 agreement on the val split')
+                   help='also write model.int8.onnx (static INT8), kept only at >= 99%% top-1 agreement on the val '
+                        'split')
     p.add_argument('--data', help="dataset whose images verify the export (default: the run's)")
     p.set_defaults(run=_export)
     p = sub.add_parser('ensemble', help='a soft-voting ensemble of runs, as a run folder every command accepts')
@@ -482,7 +493,8 @@ def _analysis_cmds(sub):
 # %% ../nbs/11_cli.ipynb #efd22bad
 def _app(a):
     from lung_fastai.app import launch_app
-    print(f'lung_fastai review app: http://{a.host}:{a.port}/  (research use only — not for clinical diagnosis; Ctrl+C stops it)')
+    print(f'lung_fastai review app: http://{a.host}:{a.port}/  (research use only — not for clinical diagnosis; Ctrl+C '
+          'stops it)')
     launch_app(a.ref, host=a.host, port=a.port)
 
 @command
@@ -507,7 +519,8 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
     # phantoms: see `find_duplicates`
-    cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1, epochs=epochs,
+    cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1,
+                      epochs=epochs,
                       norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))
     if (out/'run'/'checkpoints'/'last.pt').exists(): shutil.rmtree(out/'run')
     run = train(cfg).run_dir

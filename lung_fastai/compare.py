@@ -46,9 +46,12 @@ def _row(key, run, res, pred, bs):
     h = res['headline']
     fmt = lambda k: f"{h[k]['value']:.3f} ({h[k]['ci95'][0]:.3f}–{h[k]['ci95'][1]:.3f})"
     size = pred.spec['image_size']
-    return dict(backbone=key, macro_f1=h['macro_f1']['value'], macro_f1_ci=fmt('macro_f1'), accuracy=h['accuracy']['value'],
-                accuracy_ci=fmt('accuracy'), ece=h['ece']['value'], params_m=sum(p.numel() for p in pred.model.parameters())/1e6,
-                size=size, train_img_s=throughput(pred.model, size, bs), infer_img_s=throughput(pred.model, size, bs, train=False),
+    return dict(backbone=key, macro_f1=h['macro_f1']['value'], macro_f1_ci=fmt('macro_f1'),
+                accuracy=h['accuracy']['value'],
+                accuracy_ci=fmt('accuracy'), ece=h['ece']['value'],
+                params_m=sum(p.numel() for p in pred.model.parameters())/1e6,
+                size=size, train_img_s=throughput(pred.model, size, bs),
+                infer_img_s=throughput(pred.model, size, bs, train=False),
                 run_dir=str(run))
 
 # %% ../nbs/09_compare.ipynb #cc00fcaa
@@ -69,7 +72,8 @@ class StudyClock(Callback):
         # a rough estimate: this backbone's epochs so far set the pace for its rest and for each backbone after it
         left = np.mean(self.times)*(max(self.n_epochs - done, 0) + self.after*self.n_epochs)
         elapsed = _hms(time.time() - self.start)
-        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {elapsed}, about {_hms(left)} left")
+        self.say(f"{self.label}: stage {st} epoch {self.epoch + 1}/{self.n_epoch} done, study elapsed {elapsed}, about "
+                 f"{_hms(left)} left")
         if self.deadline is not None and time.time() > self.deadline: raise StudyPaused(self.label)
 
 def _hms(s:float)->str: return time.strftime('%H:%M:%S', time.gmtime(max(s, 0)))
@@ -129,7 +133,8 @@ def compare_backbones(archs:list, # registry keys
         spent.append(time.time() - t0)
         say(_done_line(label, spent, len(archs) - i - 1))
     if paused:
-        say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to continue.')
+        say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to '
+            'continue.')
     board = pd.DataFrame(rows)
     if rows:
         board = board.sort_values('macro_f1', ascending=False).reset_index(drop=True)

@@ -127,10 +127,14 @@ def _layout_problems(root:Path, splits=SPLITS):
         if not (root/s).is_dir(): probs.append(Problem(str(root/s), f'missing split folder {s!r}')); continue
         dirs = {d.name for d in (root/s).iterdir() if d.is_dir()}
         probs += [Problem(str(root/s/c), f'missing class folder {c!r}') for c in CLASSES if c not in dirs]
-        probs += [Problem(str(root/s/d), f'unknown class folder {d!r}; expected one of {list(CLASSES)}') for d in sorted(dirs - set(CLASSES))]
-        probs += [Problem(str(root/s/c), 'empty class folder') for c in CLASSES if c in dirs and not any((root/s/c).iterdir())]
-        probs += [Problem(str(f), 'stray file outside the class folders') for f in sorted((root/s).iterdir()) if f.is_file() and not f.name.startswith('.')]
-    present = {s: frozenset(c for c in CLASSES if (root/s/c).is_dir() and any((root/s/c).iterdir())) for s in splits if (root/s).is_dir()}
+        probs += [Problem(str(root/s/d), f'unknown class folder {d!r}; expected one of {list(CLASSES)}')
+                  for d in sorted(dirs - set(CLASSES))]
+        probs += [Problem(str(root/s/c), 'empty class folder') for c in CLASSES
+                  if c in dirs and not any((root/s/c).iterdir())]
+        probs += [Problem(str(f), 'stray file outside the class folders') for f in sorted((root/s).iterdir())
+                  if f.is_file() and not f.name.startswith('.')]
+    present = {s: frozenset(c for c in CLASSES if (root/s/c).is_dir() and any((root/s/c).iterdir())) for s in splits
+               if (root/s).is_dir()}
     if len(set(present.values())) > 1:
         desc = '; '.join(f'{s}: {sorted(v)}' for s,v in present.items())
         probs.append(Problem(str(root), f'class sets differ between splits ({desc})'))
@@ -154,7 +158,8 @@ class DataReport:
     def counts(self)->pd.DataFrame:
         "Usable images per class (rows) and split (columns)"
         extra = sorted(set(self.files.split) - set(SPLITS))   # 'external' for a plain class-folder tree
-        t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=extra or list(SPLITS), fill_value=0)
+        t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=extra or list(SPLITS),
+                                                                    fill_value=0)
         return t.rename_axis(index='class', columns=None)
 
 # %% ../nbs/02_data.ipynb #a3300430
@@ -172,7 +177,8 @@ def _scan(layout:list, min_size, max_pixels, workers):
         fmt, mode, (w,h) = r
         rows.append(dict(path=str(f), split=s, label=c, format=fmt, mode=mode, width=w, height=h))
         if IMAGE_EXTS[f.suffix.lower()] != fmt:
-            probs.append(Problem(str(f), f'content is {fmt} but the extension says {f.suffix} (readable; rename it)', fatal=False))
+            probs.append(Problem(str(f), f'content is {fmt} but the extension says {f.suffix} (readable; rename it)',
+                                 fatal=False))
     return pd.DataFrame(rows, columns=['path','split','label','format','mode','width','height']), probs
 
 # %% ../nbs/02_data.ipynb #a7c645ef
@@ -188,7 +194,8 @@ def check_dataset(path:str|Path, # the dataset at any level (see `find_split_roo
     files, probs = _scan(_split_layout(root), min_size, max_pixels, workers)
     report = DataReport(str(root), files, _layout_problems(root) + probs)
     if policy == 'strict' and report.problems:
-        raise DataError(f"{len(report.problems)} problem(s) in {root}:\n" + '\n'.join(f'  {p.path}: {p.reason}' for p in report.problems))
+        raise DataError(f"{len(report.problems)} problem(s) in {root}:\n" + '\n'.join(f'  {p.path}: {p.reason}'
+                                                                                      for p in report.problems))
     return report
 
 # %% ../nbs/02_data.ipynb #7e6d7b34
@@ -205,8 +212,10 @@ def check_class_folders(path:str|Path, # a tree of class folders (no train/val/t
     if root is None: raise DatasetNotFound(f"{str(path)!r} holds no class folder (expected some of {list(CLASSES)})")
     files, probs = _scan([(root/c, 'external', c) for c in CLASSES], min_size, max_pixels, workers)
     dirs = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')}
-    probs += [Problem(str(root/d), f'unknown class folder {d!r} (left out); expected some of {list(CLASSES)}') for d in sorted(dirs - set(CLASSES))]
-    probs += [Problem(str(f), 'stray file outside the class folders (left out)') for f in sorted(root.iterdir()) if f.is_file() and not f.name.startswith('.')]
+    probs += [Problem(str(root/d), f'unknown class folder {d!r} (left out); expected some of {list(CLASSES)}')
+              for d in sorted(dirs - set(CLASSES))]
+    probs += [Problem(str(f), 'stray file outside the class folders (left out)') for f in sorted(root.iterdir())
+              if f.is_file() and not f.name.startswith('.')]
     return DataReport(str(root), files, probs)
 
 # %% ../nbs/02_data.ipynb #71a87232
@@ -224,8 +233,10 @@ def report_dict(r:DataReport)->dict:
 def report_text(r:DataReport)->str:
     "The report as text for people"
     d = report_dict(r)
-    lines = [f"Dataset: {r.root}", f"Usable images: {d['n_files']}  ({'usable' if r.usable else 'NOT usable: need train and val images'})",
-             r.counts().to_string(), f"Modes: {d['modes']}  Formats: {d['formats']}  Longest side (px): {d['longest_side']}"]
+    lines = [f"Dataset: {r.root}",
+             f"Usable images: {d['n_files']}  ({'usable' if r.usable else 'NOT usable: need train and val images'})",
+             r.counts().to_string(),
+             f"Modes: {d['modes']}  Formats: {d['formats']}  Longest side (px): {d['longest_side']}"]
     lines.append(f"Problems: {len(r.fatal)} fatal, {len(r.warnings)} warnings")
     lines += [f"  {'ERROR' if p.fatal else 'warn '} {p.path}: {p.reason}" for p in r.problems]
     return '\n'.join(lines)

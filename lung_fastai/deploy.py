@@ -52,7 +52,8 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         if not xs: return pd.DataFrame(columns=['pred', 'prob'] + [f'p_{c}' for c in self.predictor.classes])
         probs, scores = self.predictor._outputs(torch.stack(xs), tta=False)
         scores = scores if scores is not None else [None]*len(probs)
-        return pd.DataFrame([self.predictor._row('', p, s, '') for p, s in zip(probs, scores)]).drop(columns=['path', 'error'])
+        return pd.DataFrame([self.predictor._row('', p, s, '') for p, s in zip(probs, scores)]).drop(columns=['path',
+                                                                                                              'error'])
 
 # %% ../nbs/10a_deploy.ipynb #2ca02b2a
 _MODEL_CODE = '''import mlflow
@@ -65,8 +66,10 @@ def _signature(classes):
     from mlflow.types import Schema, ColSpec
     inputs = Schema([ColSpec('string', 'image', required=False), ColSpec('string', 'path', required=False)])
     # where it has a guard
-    outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes]
-                     + [ColSpec('boolean', f'flag_{c}', required=False) for c in classes]   # flags: where the run has operating points
+    outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}')
+                                                                               for c in classes]
+                     + [ColSpec('boolean', f'flag_{c}', required=False)
+                        for c in classes]   # flags: where the run has operating points
                      + [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -83,9 +86,11 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
         # no input example on purpose: validating one would load the model in a subprocess
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='.*input example was not provided.*')
-            return mlflow.pyfunc.log_model(name='model', python_model=str(Path(d)/'lung_model.py'), artifacts={'run': str(art)},
+            return mlflow.pyfunc.log_model(name='model', python_model=str(Path(d)/'lung_model.py'),
+                                           artifacts={'run': str(art)},
                                            signature=_signature(spec['classes']), registered_model_name=registered_name,
-                                           pip_requirements=['lung_fastai', 'torch', 'torchvision', 'timm', 'fastai', 'safetensors'])
+                                           pip_requirements=['lung_fastai', 'torch', 'torchvision', 'timm', 'fastai',
+                                                             'safetensors'])
 
 # %% ../nbs/10a_deploy.ipynb #8c92a8d7
 def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:str|None=None)->dict:
@@ -99,12 +104,14 @@ def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:s
         info = log_pyfunc(run_dir, registered_name=name)
     version = str(info.registered_model_version)
     if alias: mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
-    return dict(name=name, version=version, alias=alias, model_uri=f'models:/{name}@{alias}' if alias else f'models:/{name}/{version}')
+    return dict(name=name, version=version, alias=alias,
+                model_uri=f'models:/{name}@{alias}' if alias else f'models:/{name}/{version}')
 
 # %% ../nbs/10a_deploy.ipynb #966fe2bd
 def serve_command(model_uri:str, port:int, host:str='127.0.0.1')->list:
     "The `mlflow models serve` command line for a registered model (in the current environment)"
-    return [sys_executable(), '-m', 'mlflow', 'models', 'serve', '-m', model_uri, '--env-manager', 'local', '-h', host, '-p', str(port)]
+    return [sys_executable(), '-m', 'mlflow', 'models', 'serve', '-m', model_uri, '--env-manager', 'local', '-h', host,
+            '-p', str(port)]
 
 def sys_executable()->str:
     import sys; return sys.executable
@@ -112,7 +119,8 @@ def sys_executable()->str:
 def serve_env(**extra)->dict:
     "The environment for the server: this Python's `bin/` first on PATH (MLflow execs `uvicorn` by name), plus `extra`"
     bin_dir = str(Path(sys_executable()).parent)
-    return {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ.get('PATH', ''), **{k: str(v) for k, v in extra.items()}}
+    return {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ.get('PATH', ''),
+            **{k: str(v) for k, v in extra.items()}}
 
 def invocation_body(images:list)->bytes:
     "The JSON body for `/invocations` with base64-encoded image files or bytes"
@@ -145,7 +153,8 @@ def load_test(url:str, # the server's `/invocations` URL
     good = df[(df.kind == 'good') & (df.status == 200)].seconds*1000
     return dict(requests=n, concurrency=concurrency, seconds=round(wall, 2), requests_per_s=round(n/wall, 1),
                 good_ms={f'p{q}': round(float(np.percentile(good, q)), 1) if len(good) else None for q in (50, 95, 99)},
-                answers={k: {a: int(c) for a, c in v.items() if c} for k, v in pd.crosstab(df.kind, df.answer).to_dict('index').items()})
+                answers={k: {a: int(c) for a, c in v.items() if c}
+                         for k, v in pd.crosstab(df.kind, df.answer).to_dict('index').items()})
 
 # %% ../nbs/10a_deploy.ipynb #fafddaf2
 class _ExportNet(torch.nn.Module):
@@ -171,13 +180,15 @@ def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None
     names = ['probs'] + (['ood_score'] if pred.guard is not None else [])
     # the exporter narrates each pass on stdout
     with atomic_path(out) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=names, dynamo=True, external_data=False,
+        torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=names, dynamo=True,
+                          external_data=False,
                           dynamic_shapes=({0: torch.export.Dim('batch', min=1, max=4096)},))
         with torch.no_grad(): ref = net(x)
         ref = ref if isinstance(ref, tuple) else (ref,)
         diff = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(_ort_run(tmp, x.numpy()), ref))
         if diff > atol:
-            raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not written")
+            raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not "
+                                 "written")
     return out
 
 def _onnx_session(path, threads:int|None=None):
@@ -245,11 +256,13 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
         prep, q = Path(d)/'pre.onnx', Path(d)/'int8.onnx'
         # the symbolic pass fails on the dynamic batch
         quant_pre_process(str(fp32), str(prep), skip_symbolic_shape=True)
-        quantize_static(str(prep), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+        quantize_static(str(prep), str(q), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, nodes_to_exclude=_float_convs(prep, keep_float))
         agree = float((pre.predict_files(check_images, progress=False).pred.values ==
                        OnnxPredictor(run_dir, q).predict_files(check_images, progress=False).pred.values).mean())
-        res = dict(agreement=agree, n_checked=len(check_images), min_agreement=min_agreement, kept=agree >= min_agreement,
+        res = dict(agreement=agree, n_checked=len(check_images), min_agreement=min_agreement,
+                   kept=agree >= min_agreement,
                    path=str(out) if agree >= min_agreement else None)
         if res['kept']:
             with atomic_path(out) as tmp: shutil.copy(q, tmp)

@@ -26,7 +26,8 @@ from fastcore.basics import ifnone
 import lung_fastai
 from .core import *
 from .data import *
-from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_features, fit_ood_guard, store_ood_guard,
+from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_features, fit_ood_guard,
+                                   store_ood_guard,
                                    set_ensemble_weights)
 from markupsafe import Markup
 from .preprocess import leakage_counts
@@ -69,8 +70,10 @@ def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
     for i, r in c.iterrows():
         pos = y_true == i
         both = 0 < pos.sum() < len(pos)
-        rows.append(dict(cls=classes[i], n=int(pos.sum()), sensitivity=_div(r.tp, r.tp + r.fn), specificity=_div(r.tn, r.tn + r.fp),
-                         ppv=_div(r.tp, r.tp + r.fp), npv=_div(r.tn, r.tn + r.fn), f1=_div(2*r.tp, 2*r.tp + r.fp + r.fn),
+        rows.append(dict(cls=classes[i], n=int(pos.sum()), sensitivity=_div(r.tp, r.tp + r.fn),
+                         specificity=_div(r.tn, r.tn + r.fp),
+                         ppv=_div(r.tp, r.tp + r.fp), npv=_div(r.tn, r.tn + r.fn),
+                         f1=_div(2*r.tp, 2*r.tp + r.fp + r.fn),
                          roc_auc=_roc_auc(pos, probs[:, i]) if both else float('nan'),
                          pr_auc=_average_precision(pos, probs[:, i]) if both else float('nan')))
     return pd.DataFrame(rows).set_index('cls')
@@ -80,7 +83,8 @@ def ece(y_true, probs:np.ndarray, n_bins:int=15)->float:
     "Expected calibration error with `n_bins` equal-width confidence bins"
     conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
     bins = np.minimum((conf*n_bins).astype(int), n_bins - 1)
-    return float(sum(abs(correct[bins == b].mean() - conf[bins == b].mean())*(bins == b).sum() for b in np.unique(bins))/len(conf))
+    return float(sum(abs(correct[bins == b].mean() - conf[bins == b].mean())*(bins == b).sum()
+                     for b in np.unique(bins))/len(conf))
 
 def brier(y_true, probs:np.ndarray)->float:
     "Multi-class Brier score: mean over images of the squared distance to the one-hot truth"
@@ -93,7 +97,8 @@ def headline_metrics(y_true, probs:np.ndarray)->dict:
     y_true, probs = np.asarray(y_true), np.asarray(probs)
     pc = per_class_metrics(y_true, probs, list(range(probs.shape[1])))
     present = pc.n > 0
-    return dict(accuracy=float((probs.argmax(1) == y_true).mean()), balanced_accuracy=float(pc.sensitivity[present].mean()),
+    return dict(accuracy=float((probs.argmax(1) == y_true).mean()),
+                balanced_accuracy=float(pc.sensitivity[present].mean()),
                 macro_f1=float(pc.f1[present].fillna(0).mean()), macro_roc_auc=float(pc.roc_auc[present].mean()),
                 ece=ece(y_true, probs), brier=brier(y_true, probs))
 
@@ -107,7 +112,8 @@ def bootstrap_ci(y_true, probs:np.ndarray, n_boot:int=1000, seed:int=0, alpha:fl
         idx = np.concatenate([rng.choice(g, len(g)) for g in groups])
         samples.append(headline_metrics(y_true[idx], probs[idx]))
     s = pd.DataFrame(samples)
-    return pd.DataFrame(dict(value=pd.Series(headline_metrics(y_true, probs)), lo=s.quantile(alpha/2), hi=s.quantile(1 - alpha/2)))
+    return pd.DataFrame(dict(value=pd.Series(headline_metrics(y_true, probs)), lo=s.quantile(alpha/2),
+                             hi=s.quantile(1 - alpha/2)))
 
 # %% ../nbs/07_evaluate.ipynb #c80745cd
 def _nll(logits, y, t):
@@ -141,7 +147,8 @@ def gated_temperature(logits:np.ndarray, y_true, k:int=5, seed:int=0)->dict:
     cv_raw, cv_scaled = float(np.mean(raw)), float(np.mean(scaled))
     helps = cv_scaled < cv_raw
     return dict(temperature=fit_temperature(logits, y) if helps else 1.0, fitted=bool(helps), cv_nll_raw=cv_raw,
-                cv_nll_scaled=cv_scaled, k=k, reason='lowers cross-validated val NLL' if helps else 'does not lower cross-validated val NLL: T = 1')
+                cv_nll_scaled=cv_scaled, k=k,
+                reason='lowers cross-validated val NLL' if helps else 'does not lower cross-validated val NLL: T = 1')
 
 
 # %% ../nbs/07_evaluate.ipynb #a608754f
@@ -181,7 +188,8 @@ def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):
     for name, probs in prob_sets.items():
         conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
         bins = np.minimum((conf*n_bins).astype(int), n_bins - 1); used = np.unique(bins)
-        ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-', label=f'{name} (ECE {ece(y_true, probs):.3f})')
+        ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-',
+                label=f'{name} (ECE {ece(y_true, probs):.3f})')
     ax.plot([0, 1], [0, 1], 'k:', lw=1)
     ax.set_xlabel('confidence')
     ax.set_ylabel('accuracy')
@@ -208,7 +216,8 @@ def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tu
     "(probabilities, integer labels) of labelled `files` under the run's model"
     if isinstance(pred, EnsemblePredictor):   # members prepare images their own way: no single Learner
         df = pred.predict_files(files.path, bs=bs, progress=False, tta=tta)
-        return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), np.array([pred.classes.index(l) for l in files.label])
+        return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), np.array([pred.classes.index(l)
+                                                                                    for l in files.label])
     learn = pred.learner(files, bs=bs)
     dl = learn.dls.valid
     with learn.no_bar(), learn.no_logging():
@@ -245,7 +254,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     res['ood'] = fit_run_guard(run_dir, pred, report, files.path, seed)
     if isinstance(pred, EnsemblePredictor): res['ensemble'] = ensemble_members(pred.spec)
     if audit is not False:
-        res.update(_write_audit(audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit), seed), out))
+        res.update(_write_audit(audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit),
+                                                                                 seed), out))
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report)
     return res
@@ -288,7 +298,8 @@ def fit_run_guard(run_dir:Path, pred:Predictor, report:DataReport, eval_paths:li
 
 def ensemble_members(spec:dict)->list:
     "An ensemble's members as the report lists them"
-    return [dict(arch=m['arch'], timm_name=m['timm_name'], image_size=m['image_size'], weight=m['weight'], source=m['source'])
+    return [dict(arch=m['arch'], timm_name=m['timm_name'], image_size=m['image_size'], weight=m['weight'],
+                 source=m['source'])
             for m in spec['members']]
 
 def _audit_method(run_dir:Path, audit:bool|str)->str:
@@ -324,7 +335,8 @@ def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     _save_fig(plot_roc(y, probs, pred.classes), figs/'roc.png')
     _save_fig(plot_reliability(y, {'raw': probs, f"T={res['temperature']:.2f}": cal}), figs/'reliability.png')
     _save_fig(plot_top_losses(files, y, probs, pred.classes), figs/'top_losses.png')
-    df = files[['path', 'label']].assign(pred=[pred.classes[i] for i in probs.argmax(1)], **{f'p_{c}': probs[:, i] for i, c in enumerate(pred.classes)})
+    df = files[['path', 'label']].assign(pred=[pred.classes[i] for i in probs.argmax(1)],
+                                         **{f'p_{c}': probs[:, i] for i, c in enumerate(pred.classes)})
     atomic_write_text(out/'predictions.csv', df.to_csv(index=False))
     atomic_write_text(out/'metrics.json', json.dumps(res, indent=2))
 
@@ -366,8 +378,10 @@ def operating_point_metrics(y, probs:np.ndarray, ops:dict, classes:list, n_boot:
         if t is None: continue
         se, sp = sens_spec(np.arange(len(y)), i, t)
         b = np.array([sens_spec(idx, i, t) for idx in boots], dtype=float)
-        ci = lambda k: [_num(np.nanquantile(b[:, k], .025)), _num(np.nanquantile(b[:, k], .975))] if np.isfinite(b[:, k]).any() else [None, None]
-        out[c] = dict(threshold=t, rule=ops[c]['rule'], sensitivity=_num(se), sensitivity_ci95=ci(0), specificity=_num(sp), specificity_ci95=ci(1))
+        ci = lambda k: [_num(np.nanquantile(b[:, k], .025)),
+                        _num(np.nanquantile(b[:, k], .975))] if np.isfinite(b[:, k]).any() else [None, None]
+        out[c] = dict(threshold=t, rule=ops[c]['rule'], sensitivity=_num(se), sensitivity_ci95=ci(0),
+                      specificity=_num(sp), specificity_ci95=ci(1))
     return out
 
 # %% ../nbs/07_evaluate.ipynb #148cabac
@@ -418,9 +432,11 @@ def _shortcut_table(probes:list|None, res:dict)->Markup|None:
     "The shortcut probes and, in the last row, this model's balanced accuracy"
     if not probes: return None
     model = res['headline'].get('balanced_accuracy', {})
-    rows = [dict(probe=p['probe'], balanced_accuracy=p['balanced_accuracy'], **{'95% CI': _ci_text(p['ci95'])}, chance=p['chance'],
+    rows = [dict(probe=p['probe'], balanced_accuracy=p['balanced_accuracy'], **{'95% CI': _ci_text(p['ci95'])},
+                 chance=p['chance'],
                  verdict=p['verdict']) for p in probes]
-    rows.append(dict(probe=f"this model ({res['split']} split)", balanced_accuracy=ifnone(model.get('value'), float('nan')),
+    rows.append(dict(probe=f"this model ({res['split']} split)",
+                     balanced_accuracy=ifnone(model.get('value'), float('nan')),
                      **{'95% CI': _ci_text(model.get('ci95', [None, None]))}, chance=1/len(res['classes']), verdict=''))
     return _table(pd.DataFrame(rows).set_index('probe'))
 
@@ -448,9 +464,12 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     pcm = pd.DataFrame(res['per_class']).T.astype(float).astype({'n': int})   # counts print as integers
     cam = run_dir/'cam'/'summary.json'
     page = _templates().get_template('report.html.j2').render(
-        spec=spec, res=res, css=Markup(resource_path('templates', 'report.css').read_text()), exact_ci=_ci_text(res['accuracy_exact_ci95']),
-        headline=_table(_headline_table(res)), per_class=_table(pcm), operating_points=_ops_table(res.get('operating_points')),
-        figures=[_img_tag(figs/'confusion.png', 'wide')] + [_img_tag(figs/f) for f in ('roc.png', 'reliability.png', 'top_losses.png')],
+        spec=spec, res=res, css=Markup(resource_path('templates', 'report.css').read_text()),
+        exact_ci=_ci_text(res['accuracy_exact_ci95']),
+        headline=_table(_headline_table(res)), per_class=_table(pcm),
+        operating_points=_ops_table(res.get('operating_points')),
+        figures=[_img_tag(figs/'confusion.png', 'wide')] + [_img_tag(figs/f)
+                                                            for f in ('roc.png', 'reliability.png', 'top_losses.png')],
         cam_summary=cam.read_text() if cam.exists() else None, cam_grid=_img_tag(run_dir/'cam'/'grid.png', 'wide'),
         extra_html=Markup(extra_html), shortcuts=_shortcut_table(res.get('shortcuts'), res),
         model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),

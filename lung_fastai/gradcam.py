@@ -125,7 +125,8 @@ def compute_cams(model, x:torch.Tensor, # model and a preprocessed batch (N, 3, 
         geometry = feature_geometry(model, layer, size)
         with CAM_METHODS[method](model=model, target_layers=[layer]) as cam:
             for s in range(0, len(x), bs):
-                out.append(cam(input_tensor=x[s:s+bs], targets=[ClassifierOutputTarget(int(t)) for t in targets[s:s+bs]]))
+                out.append(cam(input_tensor=x[s:s+bs],
+                               targets=[ClassifierOutputTarget(int(t)) for t in targets[s:s+bs]]))
     return upsample_cams(np.concatenate(out), geometry, size)
 
 # %% ../nbs/08_gradcam.ipynb #dabde602
@@ -159,7 +160,8 @@ def _maps(self:EnsemblePredictor, x:torch.Tensor, targets:list, method:str, bs:i
 def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     "A model-input heatmap mapped onto the original image's pixel grid"
     w, h = orig_wh
-    up = lambda a, wh: np.asarray(Image.fromarray((a*255).astype(np.uint8)).resize(wh, Image.Resampling.BILINEAR), dtype=np.float32)/255
+    up = lambda a, wh: np.asarray(Image.fromarray((a*255).astype(np.uint8)).resize(wh, Image.Resampling.BILINEAR),
+                                  dtype=np.float32)/255
     if resize == 'squish': return up(cam, (w, h))
     s = cam.shape[0]
     if resize == 'pad':   # the image was scaled to fit inside s×s and centred
@@ -207,9 +209,11 @@ def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
 def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     "Energy-in-lesion and pointing-game hit rate of `cams`, a centre prior and random maps"
     rng, (h, w) = np.random.default_rng(seed), cams.shape[1:]
-    maps = dict(gradcam=cams, centre_prior=np.broadcast_to(centre_prior(h, w), cams.shape), random=rng.random(cams.shape))
+    maps = dict(gradcam=cams, centre_prior=np.broadcast_to(centre_prior(h, w), cams.shape),
+                random=rng.random(cams.shape))
     return pd.DataFrame({k: dict(energy=np.mean([energy_in_mask(c, m) for c, m in zip(v, masks)]),
-                                 pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)])) for k, v in maps.items()}).T
+                                 pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)]))
+                                 for k, v in maps.items()}).T
 
 # %% ../nbs/08_gradcam.ipynb #fd46f07f
 def kept_after_occluding(pred:Predictor, x:torch.Tensor, # preprocessed batch (N, 3, H, W)
@@ -265,7 +269,8 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     maps, probs = pred.cams_for_batch(x, method=method)
     for p, c in zip(pick.path, maps):
         _save_png(overlay(p, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
-    titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}' for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
+    titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}'
+              for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
     fig = cam_grid(list(pick.path), maps, titles, pred.spec['resize'], ncols=n_per_class)
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
@@ -273,10 +278,12 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     # the randomization check re-initialises one network's layers: run it on the members
     if not isinstance(pred, EnsemblePredictor):
         fam = get_backbone(pred.spec['arch']).family
-        summary['randomization'] = randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method, orig=maps).to_dict('records')
+        summary['randomization'] = randomization_check(pred.model, x, fam, probs.argmax(1).tolist(), seed, method,
+                                                       orig=maps).to_dict('records')
     mps = _masks_for(pick.path[pick.label != 'Normal'])
     if mps:
-        summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps), seed).to_dict('index')
+        summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps),
+                                               seed).to_dict('index')
     atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))
     return summary
 

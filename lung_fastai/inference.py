@@ -196,7 +196,8 @@ def _row(self:Predictor, path, probs, score, error):
                     **{f'flag_{c}': None for c in self.thresholds}, **ood, error=error)
     i = int(probs.argmax())
     flags = {f'flag_{c}': bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}
-    return dict(path=path, pred=self.classes[i], prob=float(probs[i]), **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
+    return dict(path=path, pred=self.classes[i], prob=float(probs[i]),
+                **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
                 **flags, **ood, error='')
 
 
@@ -218,7 +219,8 @@ def fit_ood_guard(pred:Predictor, train_paths:list, val_paths:list,
     guard = KnnGuard(batch_features(pred, train_paths), k)
     val = guard(batch_features(pred, val_paths)).numpy()
     guard.threshold = float(np.quantile(val, 1 - fpr, method='higher'))
-    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr, n_train=len(train_paths), n_val=len(val),
+    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr, n_train=len(train_paths),
+                      n_val=len(val),
                       val_flagged=float((val > guard.threshold).mean()), features='pooled body features')
     return guard
 
@@ -313,9 +315,11 @@ def make_ensemble(runs:list, # finished run folders (two or more)
                             weight=float(wi), source=str(r.resolve())))
     if (runs[0]/'config.yaml').exists(): shutil.copy2(runs[0]/'config.yaml', tmp/'config.yaml')
     first = specs[0]
-    spec = dict(format='lung_fastai.model/1', kind='ensemble', arch='ensemble', timm_name=' + '.join(m['timm_name'] for m in members),
+    spec = dict(format='lung_fastai.model/1', kind='ensemble', arch='ensemble',
+                timm_name=' + '.join(m['timm_name'] for m in members),
                 classes=first['classes'], display_names=first.get('display_names', first['classes']),
-                image_size=max(m['image_size'] for m in members), resize=first['resize'], members=members, weights_fitted=False,
+                image_size=max(m['image_size'] for m in members), resize=first['resize'], members=members,
+                weights_fitted=False,
                 data_fingerprint=first.get('data_fingerprint'), lung_fastai_version=lung_fastai.__version__)
     (tmp/'model.json').write_text(json.dumps(spec, indent=2))
     tmp.rename(out)

@@ -58,10 +58,14 @@ BACKBONES = {b.key: b for b in [
     _B('efficientnetv2_l',     'tf_efficientnetv2_l.in21k_ft_in1k',   'efficientnetv2', 384,  8, 5, 20, 1e-3, 1e-5),
     _B('regnety_4gf',          'regnety_040.ra3_in1k',                'regnety',        224, 32, 5, 20, 1e-3, 3e-5),
     _B('regnety_8gf',          'regnety_080.ra3_in1k',                'regnety',        224, 24, 5, 20, 1e-3, 3e-5),
-    _B('efficientnet_lite0',   'tf_efficientnet_lite0.in1k',          'efficientnet',   224, 32, 2,  6, 3e-3, 5e-4, reference=True),
-    _B('tiny_convnext',        'test_convnext.r160_in1k',             'convnextv2',      64, 16, 1,  3, 3e-3, 3e-3, tiny=True),
-    _B('tiny_efficientnet',    'test_efficientnet.r160_in1k',         'efficientnetv2',  64, 16, 1,  3, 3e-3, 3e-3, tiny=True),
-    _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2, tiny=True),
+    _B('efficientnet_lite0',   'tf_efficientnet_lite0.in1k',          'efficientnet',   224, 32, 2,  6, 3e-3, 5e-4,
+       reference=True),
+    _B('tiny_convnext',        'test_convnext.r160_in1k',             'convnextv2',      64, 16, 1,  3, 3e-3, 3e-3,
+       tiny=True),
+    _B('tiny_efficientnet',    'test_efficientnet.r160_in1k',         'efficientnetv2',  64, 16, 1,  3, 3e-3, 3e-3,
+       tiny=True),
+    _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2,
+       tiny=True),
 ]}
 
 # %% ../nbs/04_models.ipynb #e546d53e
@@ -77,7 +81,8 @@ def get_backbone(name:str|Backbone)->Backbone:
 def backbone_table(tiny:bool=True)->pd.DataFrame:
     "The registry as a table (what `lung-fastai archs` prints): the seven, then the CPU reference, then the tiny ones"
     rows = [dict(key=b.key, role=b.role, timm_name=b.timm_name, family=b.family, size=b.size, bs=b.bs,
-                 stage1=f'{b.freeze_epochs} ep @ {b.stage1_lr:g}', stage2=f'{b.epochs} ep @ {b.lr:g}', weights_license=b.license)
+                 stage1=f'{b.freeze_epochs} ep @ {b.stage1_lr:g}', stage2=f'{b.epochs} ep @ {b.lr:g}',
+                 weights_license=b.license)
             for b in BACKBONES.values() if tiny or not b.tiny]
     return pd.DataFrame(rows)
 
@@ -114,12 +119,12 @@ def _in_hf_cache(b:Backbone)->bool:
     except Exception: return False
 
 def _missing(b:Backbone, why:str):
-    return WeightsNotFound(f"{why}\nFor {b.key}, provide `{b.timm_name}/model.safetensors`: pass --weights PATH (a file, or a "
-        f"folder holding it), put it at {weights_home()/b.timm_name/'model.safetensors'} (`lung-fastai weights import` "
-        f"does this for files in another layout), or in a Kaggle kernel attach a dataset laid out as "
-        f"<dataset>/{b.timm_name}/model.safetensors. "
-        f"To make one on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
-        f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors').")
+    return WeightsNotFound(f"{why}\nFor {b.key}, provide `{b.timm_name}/model.safetensors`: pass --weights PATH (a "
+                           f"file, or a folder holding it), put it at {weights_home()/b.timm_name/'model.safetensors'} "
+                           "(`lung-fastai weights import` does this for files in another layout), or in a Kaggle "
+                           f"kernel attach a dataset laid out as <dataset>/{b.timm_name}/model.safetensors. To make one "
+                           f"on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
+                           "safetensors.torch.save_file(model.state_dict(), 'model.safetensors').")
 
 # %% ../nbs/04_models.ipynb #09adeae1
 def weights_kwargs(backbone:str|Backbone, # registry key or timm name
@@ -226,11 +231,14 @@ def bundle_weights(out:str|Path, # folder to create: the Kaggle dataset
         model = timm.create_model(b.timm_name, pretrained=pretrained)
         dst = out/b.timm_name/'model.safetensors'
         with atomic_path(dst) as tmp:
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=dict(timm_name=b.timm_name))
-        rows.append(dict(key=b.key, timm_name=b.timm_name, file=str(dst.relative_to(out)), mb=round(dst.stat().st_size/1e6, 1), sha256=file_sha256(dst)))
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
+                      metadata=dict(timm_name=b.timm_name))
+        rows.append(dict(key=b.key, timm_name=b.timm_name, file=str(dst.relative_to(out)),
+                         mb=round(dst.stat().st_size/1e6, 1), sha256=file_sha256(dst)))
     table = pd.DataFrame(rows)
     meta = dict(title='lung-fastai backbone weights', id=kaggle_id, licenses=[dict(name='other')],
-                description='ImageNet weights (timm, safetensors) for lung_fastai, laid out as <timm name>/model.safetensors.\n\n'
+                description='ImageNet weights (timm, safetensors) for lung_fastai, laid out as <timm '
+                            'name>/model.safetensors.\n\n'
                             + table[['timm_name', 'mb', 'sha256']].to_markdown(index=False))
     atomic_write_text(out/'dataset-metadata.json', json.dumps(meta, indent=2))
     return table

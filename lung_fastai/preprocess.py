@@ -98,13 +98,15 @@ def cache_dataset(source:str|Path|DataReport, # dataset (path or validated repor
     with ThreadPoolExecutor(workers or os.cpu_count()) as ex:
         results = ex.map(lambda j: _cache_one(*j, max_size), jobs)
         written = sum(progress_bar(results, total=len(jobs)) if progress else results)
-    atomic_write_text(manifest, json.dumps(dict(source=report.root, max_size=max_size, complete=True, n_images=len(jobs))))
+    atomic_write_text(manifest,
+                      json.dumps(dict(source=report.root, max_size=max_size, complete=True, n_images=len(jobs))))
     return dict(written=written, skipped=len(jobs) - written, total=len(jobs))
 
 # %% ../nbs/03_preprocess.ipynb #3ad22086
 def dhash(path:str|Path, hash_size:int=16)->np.ndarray:
     "Perceptual difference hash of the image at `path`: `hash_size`² bits packed into 64-bit words"
-    g = np.asarray(load_cxr(path).convert('L').resize((hash_size + 1, hash_size), Image.Resampling.LANCZOS), dtype=np.int16)
+    g = np.asarray(load_cxr(path).convert('L').resize((hash_size + 1, hash_size), Image.Resampling.LANCZOS),
+                   dtype=np.int16)
     return np.packbits(g[:, 1:] > g[:, :-1]).view(np.uint64)
 
 def hamming(a:np.ndarray, b:np.ndarray)->int: return int(np.bitwise_count(a ^ b).sum())
@@ -135,7 +137,8 @@ def audit_leakage(report:DataReport, # validated dataset
     rows = []
     for i, j, d in _near_pairs(hashes, max_distance):
         a, b = files.iloc[i], files.iloc[j]
-        rows.append(dict(path_a=a.path, split_a=a.split, label_a=a.label, path_b=b.path, split_b=b.split, label_b=b.label,
+        rows.append(dict(path_a=a.path, split_a=a.split, label_a=a.label, path_b=b.path, split_b=b.split,
+                         label_b=b.label,
                          kind='exact' if shas[i] == shas[j] else 'near', distance=d))
     return pd.DataFrame(rows, columns=['path_a','split_a','label_a','path_b','split_b','label_b','kind','distance'])
 
@@ -148,12 +151,15 @@ def leakage_counts(pairs:pd.DataFrame)->pd.DataFrame:
     if pairs.empty: return pd.DataFrame(columns=['splits', 'exact', 'near'])
     sp = pairs.apply(lambda r: '/'.join(sorted([r.split_a, r.split_b], key=SPLITS.index)), axis=1)
     kinds = [k for k in DUPLICATE_KINDS if k in ('exact', 'near') or (pairs.kind == k).any()]
-    return pd.crosstab(sp, pairs.kind).reindex(columns=kinds, fill_value=0).rename_axis(index='splits', columns=None).reset_index()
+    return pd.crosstab(sp, pairs.kind).reindex(columns=kinds, fill_value=0).rename_axis(index='splits',
+                                                                                        columns=None).reset_index()
 
 # %% ../nbs/03_preprocess.ipynb #e6bdd742
 def drop_leaks(report:DataReport, pairs:pd.DataFrame)->DataReport:
     "A copy of `report` without val/test images that duplicate an image of an earlier split"
-    later = lambda r: (r.path_b, r.split_b, r.path_a) if SPLITS.index(r.split_b) > SPLITS.index(r.split_a) else (r.path_a, r.split_a, r.path_b)
+    later = lambda r: (r.path_b, r.split_b,
+                       r.path_a) if SPLITS.index(r.split_b) > SPLITS.index(r.split_a) else (r.path_a, r.split_a,
+                                                                                            r.path_b)
     drops = {}
     for r in pairs.itertuples():
         if r.split_a == r.split_b: continue

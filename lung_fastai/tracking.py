@@ -72,7 +72,8 @@ def default_tracking_uri()->str:
 def git_commit(path:Path|None=None)->str:
     "The current git commit of the project checkout, or 'unknown'"
     try:
-        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path or project_root() or '.', capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
+        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path or project_root() or '.', capture_output=True,
+                              text=True, timeout=5).stdout.strip() or 'unknown'
     except Exception: return 'unknown'
 
 def _params(cfg:TrainConfig)->dict:
@@ -91,9 +92,11 @@ class MLflowTracker(RunTracker):
         mlflow.set_experiment(self.experiment)
         self.mlrun = mlflow.start_run(run_name=Path(self.run_dir).name)
         mlflow.log_params(_params(self.cfg))
-        mlflow.set_tags({'backbone': self.cfg.arch, 'data_fingerprint': self.fingerprint or 'unknown', 'git_commit': git_commit(),
+        mlflow.set_tags({'backbone': self.cfg.arch, 'data_fingerprint': self.fingerprint or 'unknown',
+                         'git_commit': git_commit(),
                          'run_dir': str(Path(self.run_dir).resolve())})
-        atomic_write_text(Path(self.run_dir)/'mlflow.json', json.dumps(dict(run_id=self.mlrun.info.run_id, tracking_uri=mlflow.get_tracking_uri())))
+        atomic_write_text(Path(self.run_dir)/'mlflow.json',
+                          json.dumps(dict(run_id=self.mlrun.info.run_id, tracking_uri=mlflow.get_tracking_uri())))
     def log_epoch(self, values, step):
         import mlflow
         mlflow.log_metrics(values, step=step, run_id=self.mlrun.info.run_id)
@@ -130,7 +133,8 @@ class WandbTracker(RunTracker):
     def before_fit(self):
         if not self._active() or self.wbrun is not None: return
         import wandb
-        self.wbrun = wandb.init(project=self.project, name=Path(self.run_dir).name, dir=str(self.run_dir), config=asdict(self.cfg), mode=wandb_mode())
+        self.wbrun = wandb.init(project=self.project, name=Path(self.run_dir).name, dir=str(self.run_dir),
+                                config=asdict(self.cfg), mode=wandb_mode())
     def log_epoch(self, values, step): self.wbrun.log(dict(values, epoch=step), step=step)
     def finish(self, status, run_dir):
         if self.wbrun is None: return
@@ -145,7 +149,8 @@ def make_trackers(cfg:TrainConfig, run_dir, fingerprint:str|None=None)->list:
     "The tracker callbacks `cfg.track` asks for"
     unknown = set(cfg.track) - set(TRACKERS)
     if unknown: raise ConfigError(f"`track`: unknown tracker(s) {sorted(unknown)}; choose from {list(TRACKERS)}")
-    make = dict(tensorboard=lambda: [TensorBoardTracker(run_dir)], mlflow=lambda: [MLflowTracker(cfg, run_dir, fingerprint=fingerprint)],
+    make = dict(tensorboard=lambda: [TensorBoardTracker(run_dir)],
+                mlflow=lambda: [MLflowTracker(cfg, run_dir, fingerprint=fingerprint)],
                 wandb=lambda: wandb_callbacks(cfg, run_dir))
     return [cb for t in cfg.track for cb in make[t]()]
 

@@ -75,7 +75,8 @@ def fit_two_stage(self:Learner,
         return self.fit_one_cycle(epochs, _lr_spec(lr, body_lr_div), cbs=stage2_cbs, start_epoch=s2_start)
     if self.opt is None: self.create_opt()
     self.opt.set_hyper('lr', _lr_spec(lr, body_lr_div))
-    self.fit(epochs, _lr_spec(lr, body_lr_div), cbs=_stage2_scheds(self, schedule, epochs) + list(stage2_cbs or []), start_epoch=s2_start)
+    self.fit(epochs, _lr_spec(lr, body_lr_div), cbs=_stage2_scheds(self, schedule, epochs) + list(stage2_cbs or []),
+             start_epoch=s2_start)
 
 # %% ../nbs/05_train.ipynb #131a9d84
 def norm_param_names(model)->set:
@@ -91,7 +92,8 @@ def _np_state():
 
 def rng_state(learn)->dict:
     "Every random state that decides what happens next in training"
-    return dict(python=random.getstate(), numpy=_np_state(), torch=torch.get_rng_state(), dl=_train_dl(learn).rng.getstate())
+    return dict(python=random.getstate(), numpy=_np_state(), torch=torch.get_rng_state(),
+                dl=_train_dl(learn).rng.getstate())
 
 def _train_dl(learn): return getattr(learn.dls.train, 'dl', learn.dls.train)  # the DataLoader under a DistributedDL
 
@@ -115,7 +117,8 @@ def unwrap(model): return getattr(model, 'module', model)   # DistributedDataPar
 
 def save_checkpoint(learn, path:Path, stage:int, epoch:int):
     "Weights, optimizer state, position and random states, written atomically"
-    ck = dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()), stage=stage, epoch=epoch, rng=rng_state(learn))
+    ck = dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()), stage=stage, epoch=epoch,
+              rng=rng_state(learn))
     with atomic_path(path) as tmp: torch.save(ck, tmp)
 
 def load_checkpoint(path:Path)->dict:
@@ -150,7 +153,8 @@ class RunFolder(Callback):
 def _row(self:RunFolder):
     names = self.recorder.metric_names[1:-1]   # drop 'epoch' and 'time'
     vals = dict(zip(names, self.recorder.log[1:-1]))
-    return dict(stage=self.cur_stage, epoch=self.epoch + 1, **{k: float(v) if v is not None else '' for k, v in vals.items()},
+    return dict(stage=self.cur_stage, epoch=self.epoch + 1,
+                **{k: float(v) if v is not None else '' for k, v in vals.items()},
                 lr=float(self.opt.hypers[-1]['lr']), time=datetime.now().isoformat(timespec='seconds'))
 
 @patch
@@ -170,14 +174,17 @@ def _maybe_best(self:RunFolder, row:dict):
     if self.best is not None and (v >= self.best if lower else v <= self.best): return
     self.best = v
     save_weights(self.model, self.run_dir/'checkpoints'/'best.safetensors')
-    atomic_write_text(self.run_dir/'checkpoints'/'best.json', json.dumps(dict(stage=self.cur_stage, epoch=self.epoch + 1, **{self.monitor: v})))
+    atomic_write_text(self.run_dir/'checkpoints'/'best.json',
+                      json.dumps(dict(stage=self.cur_stage, epoch=self.epoch + 1, **{self.monitor: v})))
 
 # %% ../nbs/05_train.ipynb #32d1a127
 def model_spec(learn, cfg:TrainConfig, report:DataReport|None=None)->dict:
     "Everything needed to rebuild the model and preprocess an image for it"
     b = get_backbone(cfg.arch)
-    return dict(format='lung_fastai.model/1', lung_fastai_version=lung_fastai.__version__, arch=b.key, timm_name=b.timm_name,
-                timm_arch=b.arch, classes=list(learn.dls.vocab), display_names=[display_name(c) for c in learn.dls.vocab],
+    return dict(format='lung_fastai.model/1', lung_fastai_version=lung_fastai.__version__, arch=b.key,
+                timm_name=b.timm_name,
+                timm_arch=b.arch, classes=list(learn.dls.vocab),
+                display_names=[display_name(c) for c in learn.dls.vocab],
                 image_size=cfg.size, resize=cfg.resize, norm_stats=[list(map(float, s)) for s in learn.dls.norm_stats],
                 gray_to_rgb=True, head=dict(concat_pool=True, lin_ftrs=None, ps=0.5, first_bn=True),
                 removed_modules=getattr(learn, 'removed_modules', []),

@@ -91,7 +91,7 @@ class Review:
     def probabilities(self, path)->dict: return self.calibrated(self.raw_probabilities(path))
 
     def flags(self, raw:np.ndarray)->list:
-        "Display names of the classes flagged at the run's operating points (thresholds on the model's own probabilities)"
+        "Display names of the classes flagged at the run's operating points (thresholds on the model's probabilities)"
         return [display_name(c) for c, t in self.pred.thresholds.items() if raw[self.pred.classes.index(c)] >= t]
 
     def cam_overlay(self, path, cls:str|None=None)->np.ndarray:
@@ -147,8 +147,10 @@ def _analyse(review:Review, path, cls):
         top = max(probs, key=probs.get)
         flags = ', '.join(review.flags(raw)) or 'none'
         flagged = f" Flagged at the run's operating points: **{flags}**." if review.pred.thresholds else ''
-        ood = ("**Out of distribution:** this image does not look like the chest films the model was trained on (OOD "
-               f"score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ") if review.out_of_distribution(score) else ''
+        ood = ''
+        if review.out_of_distribution(score):
+            ood = ("**Out of distribution:** this image does not look like the chest films the model was trained on "
+                   f"(OOD score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ")
         return (probs, review.cam_overlay(path, cls),
                 f'{ood}Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'
@@ -196,7 +198,9 @@ def launch_app(ref:str|Path, host:str='127.0.0.1', port:int|None=None,
 # %% ../nbs/10b_app.ipynb #15a5e20e
 def _free_port()->int:
     import socket
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 def find_chromium()->tuple|None:
     "Paths of a Chromium and its chromedriver, if both are installed (nothing is downloaded)"

@@ -65,7 +65,7 @@ def probe_score(X:np.ndarray, y, # features and labels of every image
 
 # %% ../nbs/04a_audit.ipynb #3933740a
 def border_only(img:Image.Image, size:int=224, frame:float=0.15)->np.ndarray:
-    "The image resized to `size`² with everything but an outer frame of `frame`·size blacked out, as float RGB in [0, 1]"
+    "The image resized to `size`², all but an outer frame of `frame`·size blacked out, as float RGB in [0, 1]"
     a = _resized(img, size)
     k = int(round(frame*size))
     a[k:size - k, k:size - k] = 0
@@ -123,7 +123,7 @@ def keras_copy(img:Image.Image, rng:np.random.Generator,
                zoom:tuple=(0.9, 1.1), brightness:float=0.2, # factor 1 ± this
                squeeze:float=1.3, # largest aspect change (one axis shrunk by up to this factor)
                quality:tuple=(75, 95))->Image.Image: # JPEG quality range of the re-encode
-    "A grayscale copy of `img` as Keras' `ImageDataGenerator` would save it (fill mode 'nearest'), squeezed and re-encoded as JPEG"
+    "A grayscale copy of `img` as Keras' `ImageDataGenerator` saves it (fill 'nearest'), squeezed, re-encoded as JPEG"
     a = np.asarray(img.convert('L'))
     h, w = a.shape
     m = cv2.getRotationMatrix2D((w/2, h/2), rng.uniform(-rotation, rotation), rng.uniform(*zoom))
@@ -170,7 +170,8 @@ def image_embeddings(paths:list, backbone:str='efficientnet_lite0', size:int=224
 
 def neighbour_pairs(x:np.ndarray, # one embedding per row
                     k:int=10, # neighbours per image
-                    whiten:int=128)->np.ndarray: # PCA-whiten to this many dimensions first (when there are 2× as many images)
+                    whiten:int=128, # PCA-whiten to this many dimensions first (when there are 2× as many images)
+                   )->np.ndarray:
     "Unique index pairs (i < j) where one image is among the other's `k` nearest by cosine"
     n = len(x)
     if n < 2: return np.zeros((0, 2), int)
@@ -232,7 +233,9 @@ def match_films(a:FilmPrint, b:FilmPrint, min_inliers:int=12)->dict:
     "Geometric check of a candidate pair: ORB inliers of the best affine map, and the aligned thumbnails' correlation"
     n, m, mirrored = _affine(a, b)
     if m is None or n < min_inliers: return dict(inliers=n, ncc=float('nan'), mirrored=mirrored)
-    m = m.copy(); m[:, 2] *= a.scale   # keypoint pixels -> thumbnail pixels (same scale for both films)
+    # keypoint pixels -> thumbnail pixels (same scale for both films)
+    m = m.copy()
+    m[:, 2] *= a.scale
     tb = np.ascontiguousarray(b.thumb[:, ::-1]) if mirrored else b.thumb
     return dict(inliers=n, ncc=_aligned_ncc(a.thumb, tb, m), mirrored=mirrored)
 
@@ -301,8 +304,12 @@ def duplicate_sheet(pairs:pd.DataFrame, # from `find_duplicates`
             ax.imshow(load_cxr(path).convert('L'), cmap='gray')
             ax.set_title(f'{split} · {display_name(label)}\n{Path(path).name[:28]}', fontsize=7)
         row[0].set_ylabel(f'{r.kind} ({score})', fontsize=7)
-    for ax in axs.ravel(): ax.set_xticks([]); ax.set_yticks([])
-    if p.empty: axs[0, 0].text(0.5, 0.5, 'no duplicate pairs', ha='center', va='center'); axs[0, 1].axis('off')
+    for ax in axs.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if p.empty:
+        axs[0, 0].text(0.5, 0.5, 'no duplicate pairs', ha='center', va='center')
+        axs[0, 1].axis('off')
     fig.tight_layout()
     return fig
 

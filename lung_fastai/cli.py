@@ -41,9 +41,12 @@ def main(argv:list|None=None)->int:
     "Entry point of the `lung-fastai` console script; returns the exit code"
     args = build_parser().parse_args(argv)
     try: return args.run(args) or 0
-    except KeyboardInterrupt: print('Interrupted.', file=sys.stderr); return 130
+    except KeyboardInterrupt:
+        print('Interrupted.', file=sys.stderr)
+        return 130
     except UserError as e:   # missing data or weights, bad config, not a run folder: the message says what to do
-        print(f'lung-fastai: error: {e}', file=sys.stderr); return 2
+        print(f'lung-fastai: error: {e}', file=sys.stderr)
+        return 2
 
 # %% ../nbs/11_cli.ipynb #571c9a63
 def info()->dict:
@@ -54,7 +57,8 @@ def info()->dict:
 
 def _print_info(d):
     print(f"lung_fastai {d['version']}  (device: {d['device']}, precision: {d['precision']})")
-    print('Classes:'); [print(f'  {i}  {c:22s} {n}') for i,(c,n) in enumerate(d['classes'].items())]
+    print('Classes:')
+    for i, (c, n) in enumerate(d['classes'].items()): print(f'  {i}  {c:22s} {n}')
     print(f"Data looked for in: $LUNG_FASTAI_DATASET or --data, /kaggle/input, then {d['data_home']} (kagglehub)")
     print(f"Runs written to:    {d['runs_home']}")
 
@@ -75,7 +79,9 @@ def _data_get(a):
 def _data_check(a):
     from lung_fastai.data import check_dataset, report_dict, report_text, DatasetNotFound
     try: rep = check_dataset(a.path, min_size=a.min_size)
-    except DatasetNotFound as e: print(f'error: {e}', file=sys.stderr); return 2
+    except DatasetNotFound as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     _print_json(report_dict(rep)) if a.json else print(report_text(rep))
     if not rep.usable: return 2
     return 1 if a.strict and rep.problems else 0
@@ -93,15 +99,16 @@ def _data_dedup(a):
     from lung_fastai.preprocess import leakage_counts
     method = dedup_method(a.method)
     if a.method == 'auto' and method == 'hash':
-        print("note: hash search only (exact and resized copies); for augmented copies import Lite0's ImageNet weights: "
-              "`lung-fastai weights import`", file=sys.stderr)
+        print("note: hash search only (exact and resized copies); for augmented copies import Lite0's ImageNet "
+              "weights: `lung-fastai weights import`", file=sys.stderr)
     pairs = find_duplicates(check_dataset(a.path), method, max_distance=a.max_distance, min_ncc=a.min_ncc)
     if a.sheet: _save_sheet(duplicate_sheet(pairs[pairs.split_a != pairs.split_b]), a.sheet)
     counts = leakage_counts(pairs)
     if a.json: return _print_json(dict(method=method, counts=counts.to_dict('records'),
                                        pairs=json.loads(pairs.to_json(orient='records')),
                                        sheet=a.sheet))
-    print(f'method: {method}'); print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
+    print(f'method: {method}')
+    print(counts.to_string(index=False) if len(counts) else 'No duplicate pairs found.')
     for r in pairs.itertuples():
         score = f'd={int(r.distance)}' if r.method == 'hash' else f'ncc={r.ncc:.3f}'
         print(f'{r.kind:9s} {score:9s} {r.split_a}:{r.path_a}  ~  {r.split_b}:{r.path_b}')
@@ -310,7 +317,9 @@ def _predict(a):
     pred = _predictor(a.model, a.onnx)
     df = pred.predict_files(files, bs=a.bs, tta=a.tta)
     if a.cam: _write_cams(pred, df, a.cam)
-    if a.csv: atomic_write_text(a.csv, df.to_csv(index=False)); print(f'{len(df)} rows written to {a.csv}')
+    if a.csv:
+        atomic_write_text(a.csv, df.to_csv(index=False))
+        print(f'{len(df)} rows written to {a.csv}')
     else: print(df[['path', 'pred', 'prob'] + (['ood'] if 'ood' in df else []) + ['error']].to_string(index=False))
     return 0 if df.error.eq('').all() else 1
 
@@ -320,7 +329,8 @@ def _write_cams(pred, df, out):
     from lung_fastai.deploy import OnnxPredictor
     from PIL import Image
     if isinstance(pred, OnnxPredictor):
-        print('--cam needs the PyTorch model (not --onnx)', file=sys.stderr); return
+        print('--cam needs the PyTorch model (not --onnx)', file=sys.stderr)
+        return
     ok = df[df.error.eq('')]
     maps, _ = pred.cams(list(ok.path))
     for p, m in zip(ok.path, maps):
@@ -388,10 +398,9 @@ def _gradcam(a):
         return 0 if df.error.eq('').all() else 1
     rep = run_dataset(a.run_dir, a.data)
     s = gradcam_run(a.run_dir, split_files(rep, a.split), n_per_class=a.n_per_class, method=a.method)
-    _print_json(s) if a.json else print(f"Grad-CAM for {s['n_images']} images in {Path(a.run_dir)/'cam'}; "
-                                        "randomization: " +
-                                        ', '.join(f"{r['randomized']} ρ={r['spearman']:.2f}"
-                                                  for r in s['randomization']))
+    if a.json: return _print_json(s)
+    checks = ', '.join(f"{r['randomized']} ρ={r['spearman']:.2f}" for r in s['randomization'])
+    print(f"Grad-CAM for {s['n_images']} images in {Path(a.run_dir)/'cam'}; randomization: {checks}")
 
 def _compare(a):
     from lung_fastai.compare import compare_backbones

@@ -31,7 +31,10 @@ def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bo
     opt = torch.optim.SGD(model.parameters(), lr=0.) if train else None   # lr 0: measures the cost, changes nothing
     def step():
         if train:
-            model.train(); torch.nn.functional.cross_entropy(model(x), y).backward(); opt.step(); opt.zero_grad()
+            model.train()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            opt.zero_grad()
         else:
             with torch.inference_mode(): model.eval()(x)
     step()                                                               # warm-up
@@ -67,7 +70,8 @@ class StudyClock(Callback):
         store_attr()
         self.times, self.t = [], time.time()
     def after_epoch(self):
-        self.times.append(time.time() - self.t); self.t = time.time()
+        self.times.append(time.time() - self.t)
+        self.t = time.time()
         st, done = getattr(self.learn, 'stage', 1), len(self.times)
         # a rough estimate: this backbone's epochs so far set the pace for its rest and for each backbone after it
         left = np.mean(self.times)*(max(self.n_epochs - done, 0) + self.after*self.n_epochs)
@@ -107,7 +111,8 @@ def compare_backbones(archs:list, # registry keys
                       n_boot:int=1000,
                       budget_s:float|None=None, # stop cleanly once this many seconds have passed (resumable)
                       say=print, # where progress lines go
-                      audit:dict|None=None)->pd.DataFrame: # `data_audit(report)` if already computed (default: computed here)
+                      audit:dict|None=None, # `data_audit(report)` if already computed (default: computed here)
+                     )->pd.DataFrame:
     "Train and evaluate each backbone on the same data, seed and schedule; write leaderboard.csv/.md and a plot"
     out, base, start = Path(out), base or TrainConfig(), time.time()
     deadline = start + budget_s if budget_s is not None else None
@@ -168,7 +173,7 @@ def find_study(inputs:str|Path, depth:int=5)->Path|None:
 
 def resume_study(inputs:str|Path, # where an earlier session's output is attached (`/kaggle/input` on Kaggle)
                  study_dir:str|Path)->Path|None: # this session's study folder
-    "Copy an earlier session's study into `study_dir` (if this session has none yet); the folder it continues, or `None`"
+    "Copy an earlier session's study into `study_dir` (if it has none yet); the folder it continues, or `None`"
     study_dir = Path(study_dir)
     if (study_dir/'study.json').exists(): return study_dir
     prev = find_study(inputs)

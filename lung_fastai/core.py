@@ -83,7 +83,8 @@ def env_vars(**kw):
 # %% ../nbs/00_core.ipynb #dfa36c97
 def current_umask()->int:
     "The process umask (reading it means setting it, so set it straight back)"
-    mask = os.umask(0o022); os.umask(mask)
+    mask = os.umask(0o022)
+    os.umask(mask)
     return mask
 
 @contextmanager

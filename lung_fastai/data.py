@@ -124,7 +124,9 @@ def _inspect_image(path:Path, min_size:int, max_pixels:int):
 def _layout_problems(root:Path, splits=SPLITS):
     probs = []
     for s in splits:
-        if not (root/s).is_dir(): probs.append(Problem(str(root/s), f'missing split folder {s!r}')); continue
+        if not (root/s).is_dir():
+            probs.append(Problem(str(root/s), f'missing split folder {s!r}'))
+            continue
         dirs = {d.name for d in (root/s).iterdir() if d.is_dir()}
         probs += [Problem(str(root/s/c), f'missing class folder {c!r}') for c in CLASSES if c not in dirs]
         probs += [Problem(str(root/s/d), f'unknown class folder {d!r}; expected one of {list(CLASSES)}')
@@ -173,7 +175,9 @@ def _scan(layout:list, min_size, max_pixels, workers):
         results = list(ex.map(lambda o: _inspect_image(o[0], min_size, max_pixels), paths))
     rows, probs = [], []
     for (f,s,c), r in zip(paths, results):
-        if isinstance(r, Problem): probs.append(r); continue
+        if isinstance(r, Problem):
+            probs.append(r)
+            continue
         fmt, mode, (w,h) = r
         rows.append(dict(path=str(f), split=s, label=c, format=fmt, mode=mode, width=w, height=h))
         if IMAGE_EXTS[f.suffix.lower()] != fmt:
@@ -252,14 +256,17 @@ def is_dicom(src)->bool:
     if isinstance(src, (str, Path)):
         if Path(src).suffix.lower() in ('.dcm', '.dicom'): return True
         with open(src, 'rb') as f: head = f.read(132)
-    else: head = src.read(132); src.seek(0)
+    else:
+        head = src.read(132)
+        src.seek(0)
     return head[128:132] == b'DICM'
 
 def _dicom_refusal(ds, name:str)->str|None:
     "Why this dataset is not a radiograph the models read, or None"
     modality = str(ds.get('Modality', '')).upper()
     if modality not in RADIOGRAPH_MODALITIES:
-        return f"{name}: modality {modality or 'missing'!r} is not a projection radiograph (expected one of {', '.join(RADIOGRAPH_MODALITIES)})"
+        expected = ', '.join(RADIOGRAPH_MODALITIES)
+        return f"{name}: modality {modality or 'missing'!r} is not a projection radiograph (expected one of {expected})"
     if int(ds.get('NumberOfFrames', 1) or 1) > 1:
         return f"{name}: {ds.NumberOfFrames} frames; one radiograph per file is expected"
     pi = str(ds.get('PhotometricInterpretation', ''))
@@ -320,7 +327,7 @@ def _to_gray(im:Image.Image)->Image.Image:
     return im.convert('L')
 
 def load_cxr(path:str|Path)->Image.Image:
-    "Open a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM; a path or a binary file) as RGB whose channels are the same grayscale"
+    "Open a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM; a path or a binary file) as RGB of three equal grey channels"
     if is_dicom(path): gray = read_dicom(path)
     else:
         with Image.open(path) as im: gray = _to_gray(ImageOps.exif_transpose(im))

@@ -50,10 +50,10 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
             try: xs.append(self.predictor.preprocess(src))
             except Exception as e: raise _bad(f"row {i}: not a readable image ({type(e).__name__}: {e})") from None
         if not xs: return pd.DataFrame(columns=['pred', 'prob'] + [f'p_{c}' for c in self.predictor.classes])
-        probs, scores = self.predictor._outputs(torch.stack(xs), tta=False)
+        probs, scores = self.predictor.outputs(torch.stack(xs))
         scores = scores if scores is not None else [None]*len(probs)
-        return pd.DataFrame([self.predictor._row('', p, s, '') for p, s in zip(probs, scores)]).drop(columns=['path',
-                                                                                                              'error'])
+        rows = [self.predictor.prediction_row('', p, s) for p, s in zip(probs, scores)]
+        return pd.DataFrame(rows).drop(columns=['path', 'error'])
 
 # %% ../nbs/10a_deploy.ipynb #2ca02b2a
 _MODEL_CODE = '''import mlflow
@@ -65,12 +65,10 @@ def _signature(classes):
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, ColSpec
     inputs = Schema([ColSpec('string', 'image', required=False), ColSpec('string', 'path', required=False)])
-    # where it has a guard
-    outputs = Schema([ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}')
-                                                                               for c in classes]
-                     + [ColSpec('boolean', f'flag_{c}', required=False)
-                        for c in classes]   # flags: where the run has operating points
-                     + [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)])
+    probs = [ColSpec('string', 'pred'), ColSpec('double', 'prob')] + [ColSpec('double', f'p_{c}') for c in classes]
+    flags = [ColSpec('boolean', f'flag_{c}', required=False) for c in classes]   # where the run has operating points
+    ood = [ColSpec('boolean', 'ood', required=False), ColSpec('double', 'ood_score', required=False)]   # with a guard
+    outputs = Schema(probs + flags + ood)
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 # %% ../nbs/10a_deploy.ipynb #57873675
@@ -78,7 +76,8 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
     "Log a run folder's model as a pyfunc in the active MLflow run (optionally registering it); returns the ModelInfo"
     run_dir, spec = Path(run_dir), read_spec(run_dir)
     with tempfile.TemporaryDirectory() as d:
-        art = Path(d)/'run'; art.mkdir()
+        art = Path(d)/'run'
+        art.mkdir()
         for f in model_files(run_dir):   # the weights, an ensemble's members, the OOD guard
             (art/f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(run_dir/f, art/f)
@@ -95,7 +94,8 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
 # %% ../nbs/10a_deploy.ipynb #8c92a8d7
 def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:str|None=None)->dict:
     "Register a run folder's model in the MLflow model registry; returns name, version, alias and model URI"
-    run_dir = Path(run_dir); read_spec(run_dir)
+    run_dir = Path(run_dir)
+    read_spec(run_dir)
     mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
     tracked = run_dir/'mlflow.json'
     run_id = json.loads(tracked.read_text())['run_id'] if tracked.exists() else None
@@ -114,7 +114,8 @@ def serve_command(model_uri:str, port:int, host:str='127.0.0.1')->list:
             '-p', str(port)]
 
 def sys_executable()->str:
-    import sys; return sys.executable
+    import sys
+    return sys.executable
 
 def serve_env(**extra)->dict:
     "The environment for the server: this Python's `bin/` first on PATH (MLflow execs `uvicorn` by name), plus `extra`"
@@ -132,8 +133,12 @@ def _post(url:str, body:bytes, timeout:float=60)->tuple:
     "(status, seconds) of one POST; status 0 when the request never got an HTTP answer (dropped)"
     req, t = urllib.request.Request(url, data=body, headers={'Content-Type': 'application/json'}), time.perf_counter()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r: r.read(); status = r.status
-    except urllib.error.HTTPError as e: e.read(); status = e.code
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        e.read()
+        status = e.code
     except OSError: status = 0
     return status, time.perf_counter() - t
 
@@ -173,7 +178,7 @@ def _example_batch(pred:Predictor, images:list|None)->torch.Tensor:
     return x + torch.randn(2, *x.shape)
 
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
-    "Export a run's model (or ensemble) to ONNX — probabilities out, and `ood_score` where it has a guard — verified against PyTorch"
+    "Export a run's model or ensemble to ONNX (probabilities, `ood_score` if it has a guard), checked against PyTorch"
     pred = Predictor(run_dir, device='cpu')
     out, net = Path(out or Path(run_dir)/'model.onnx'), _ExportNet(pred).eval()
     x = _example_batch(pred, check_images)
@@ -209,7 +214,7 @@ def _preprocessing_only(run_dir:Path)->Predictor:
     return p
 
 class OnnxPredictor(Predictor):
-    "A `Predictor` that runs `<run>/model.onnx` (or another ONNX file of the run) with ONNX Runtime: same preprocessing, no PyTorch model"
+    "A `Predictor` running `<run>/model.onnx` (or another ONNX file of the run) in ONNX Runtime: same preprocessing"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         path = Path(onnx_path or self.run_dir/'model.onnx')
@@ -221,7 +226,8 @@ class OnnxPredictor(Predictor):
             self._init_outputs()
         else: self._init_preprocessing()
         if self.guard is not None and len(self.session.get_outputs()) < 2:
-            warnings.warn(f"{path} was exported before the run's OOD guard was fitted: no `ood` column; export it again")
+            warnings.warn(f"{path} was exported before the run's OOD guard was fitted: no `ood` column; "
+                          "export it again")
             self.guard = None
 
     def _prepare(self, img):
@@ -245,7 +251,8 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
     "A static INT8 ONNX model beside the float one, written only if it agrees with float on `check_images`"
     from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    run_dir = Path(run_dir); out = Path(out or run_dir/'model.int8.onnx')
+    run_dir = Path(run_dir)
+    out = Path(out or run_dir/'model.int8.onnx')
     fp32 = run_dir/'model.onnx' if (run_dir/'model.onnx').exists() else export_onnx(run_dir)
     pre = OnnxPredictor(run_dir, fp32)
     calib = torch.stack([pre.preprocess(p) for p in calib_images]).numpy()
@@ -270,7 +277,7 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
 
 @contextlib.contextmanager
 def _quiet_quantizer():
-    "ONNX Runtime's quantizer logs a warning per tensor it leaves in float (shapes, indices): expected here, so not shown"
+    "ONNX Runtime's quantizer warns for each tensor it leaves in float (shapes, indices): expected here, so not shown"
     import logging
     root, level = logging.getLogger(), logging.getLogger().level
     root.setLevel(logging.ERROR)

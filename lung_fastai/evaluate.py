@@ -27,8 +27,7 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_features, fit_ood_guard,
-                                   store_ood_guard,
-                                   set_ensemble_weights)
+                                   store_ood_guard, set_ensemble_weights)
 from markupsafe import Markup
 from .preprocess import leakage_counts
 from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
@@ -44,7 +43,9 @@ def _div(a, b): return a/b if b else float('nan')
 
 def per_class_counts(cm:np.ndarray)->pd.DataFrame:
     "TP, FN, FP, TN per class from a confusion matrix"
-    tp = np.diag(cm); fn = cm.sum(1) - tp; fp = cm.sum(0) - tp
+    tp = np.diag(cm)
+    fn = cm.sum(1) - tp
+    fp = cm.sum(0) - tp
     return pd.DataFrame(dict(tp=tp, fn=fn, fp=fp, tn=cm.sum() - tp - fn - fp))
 
 # %% ../nbs/07_evaluate.ipynb #0b7ac5f7
@@ -167,7 +168,8 @@ def plot_confusion(cm:np.ndarray, classes:list):
         ax.set_xlabel('predicted')
         ax.set_ylabel('true')
         ax.set_title(title)
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/07_evaluate.ipynb #03e24be6
 def plot_roc(y_true, probs:np.ndarray, classes:list):
@@ -178,16 +180,20 @@ def plot_roc(y_true, probs:np.ndarray, classes:list):
         if 0 < pos.sum() < len(pos):
             fpr, tpr, _ = roc_curve(pos, probs[:, i])
             ax.plot(fpr, tpr, label=f'{_short(c)} (AUC {roc_auc_score(pos, probs[:, i]):.3f})')
-    ax.plot([0, 1], [0, 1], 'k:', lw=1); ax.set_xlabel('1 − specificity'); ax.set_ylabel('sensitivity')
+    ax.plot([0, 1], [0, 1], 'k:', lw=1)
+    ax.set_xlabel('1 − specificity')
+    ax.set_ylabel('sensitivity')
     if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)   # no curve at all when only one class is present
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 def plot_reliability(y_true, prob_sets:dict, n_bins:int=15):
     "Reliability diagram: accuracy vs confidence per bin, for each set of probabilities"
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, probs in prob_sets.items():
         conf, correct = probs.max(1), probs.argmax(1) == np.asarray(y_true)
-        bins = np.minimum((conf*n_bins).astype(int), n_bins - 1); used = np.unique(bins)
+        bins = np.minimum((conf*n_bins).astype(int), n_bins - 1)
+        used = np.unique(bins)
         ax.plot([conf[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used], 'o-',
                 label=f'{name} (ECE {ece(y_true, probs):.3f})')
     ax.plot([0, 1], [0, 1], 'k:', lw=1)
@@ -209,15 +215,16 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
         ax.imshow(np.asarray(load_cxr(files.path.iloc[i]))[..., 0], cmap='gray')
         p = probs[i].argmax()
         ax.set_title(f'true {_short(classes[y_true[i]])}\npred {_short(classes[p])} ({probs[i, p]:.2f})', fontsize=9)
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/07_evaluate.ipynb #f76ca5a0
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:
     "(probabilities, integer labels) of labelled `files` under the run's model"
     if isinstance(pred, EnsemblePredictor):   # members prepare images their own way: no single Learner
         df = pred.predict_files(files.path, bs=bs, progress=False, tta=tta)
-        return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), np.array([pred.classes.index(l)
-                                                                                    for l in files.label])
+        y = np.array([pred.classes.index(l) for l in files.label])
+        return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), y
     learn = pred.learner(files, bs=bs)
     dl = learn.dls.valid
     with learn.no_bar(), learn.no_logging():
@@ -225,7 +232,7 @@ def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tu
     return probs.float().numpy(), y.numpy()
 
 def run_dataset(run_dir:str|Path, data=None)->DataReport:
-    "The validated dataset of a run: `data` if given, else the `data` its config.yaml recorded, else the usual resolution"
+    "The validated dataset of a run: `data` if given, else the one its config.yaml recorded, else the usual resolution"
     run_dir = Path(run_dir)
     cfg = load_config(run_dir/'config.yaml') if (run_dir/'config.yaml').exists() else TrainConfig()
     return check_dataset(resolve_dataset(data or cfg.data))
@@ -235,11 +242,13 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,
                  report:DataReport|None=None,
-                 audit:bool|str|dict=True)->dict: # data audit: True (the run's `dedup` method), a method, a `data_audit` result, or False
+                 audit:bool|str|dict=True, # True (the run's `dedup` method), a method, a `data_audit` result, or False
+                )->dict:
     "Metrics with CIs, calibration, figures and an HTML report for a run; returns the metrics"
     if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
         return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
-    run_dir = Path(run_dir); out = run_dir/'eval'
+    run_dir = Path(run_dir)
+    out = run_dir/'eval'
     pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
     files, val = split_files(report, split), split_files(report, 'val')
     if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
@@ -254,8 +263,8 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     res['ood'] = fit_run_guard(run_dir, pred, report, files.path, seed)
     if isinstance(pred, EnsemblePredictor): res['ensemble'] = ensemble_members(pred.spec)
     if audit is not False:
-        res.update(_write_audit(audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit),
-                                                                                 seed), out))
+        found = audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit), seed)
+        res.update(_write_audit(found, out))
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report)
     return res
@@ -291,7 +300,7 @@ def ood_flagged(pred:Predictor, paths:list)->float:
     return float((pred.guard(batch_features(pred, paths)) > pred.guard.threshold).float().mean())
 
 def fit_run_guard(run_dir:Path, pred:Predictor, report:DataReport, eval_paths:list, seed:int=0)->dict:
-    "Fit the OOD guard on the train split (threshold on val), store it in the run folder; its settings and the share of `eval_paths` flagged"
+    "Fit the OOD guard on train (threshold on val), store it in the run; its settings, share of `eval_paths` flagged"
     pred.guard = fit_ood_guard(pred, split_files(report, 'train').path, split_files(report, 'val').path, seed=seed)
     store_ood_guard(run_dir, pred.guard)
     return pred.guard.info | dict(eval_flagged=ood_flagged(pred, eval_paths))
@@ -353,7 +362,8 @@ def _threshold_for(scores:np.ndarray, pos:np.ndarray, target:float|None)->tuple:
     return float(min(thr[k], 1.0)), "Youden's J on val"
 
 def fit_operating_points(y_val, probs_val:np.ndarray, classes:list,
-                         targets:dict|None=None)->dict: # class -> sensitivity to keep (default `SENSITIVITY_TARGETS`); others: Youden
+                         targets:dict|None=None, # class -> sensitivity (default `SENSITIVITY_TARGETS`); else Youden
+                        )->dict:
     "Per class, the probability from which it is flagged, chosen on the validation split"
     y, targets, out = np.asarray(y_val), SENSITIVITY_TARGETS if targets is None else targets, {}
     for i, c in enumerate(classes):
@@ -386,7 +396,8 @@ def operating_point_metrics(y, probs:np.ndarray, ops:dict, classes:list, n_boot:
 
 # %% ../nbs/07_evaluate.ipynb #148cabac
 def _mixture_nll(w_logits:np.ndarray, member_probs:np.ndarray, y:np.ndarray)->float:
-    w = np.exp(w_logits - w_logits.max()); w /= w.sum()
+    w = np.exp(w_logits - w_logits.max())
+    w /= w.sum()
     p = np.tensordot(w, member_probs, 1)[np.arange(len(y)), y]
     return float(-np.log(np.clip(p, 1e-12, 1)).mean())
 
@@ -399,7 +410,8 @@ def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=Non
     member_probs = np.stack([run_probs(m, val)[0] for m in ens.members])
     y = np.array([ens.classes.index(l) for l in val.label])
     res = minimize(_mixture_nll, np.zeros(len(ens.members)), args=(member_probs, y), method='Nelder-Mead')
-    w = np.exp(res.x - res.x.max()); w /= w.sum()
+    w = np.exp(res.x - res.x.max())
+    w /= w.sum()
     set_ensemble_weights(ens_dir, w)
     return w
 
@@ -458,7 +470,9 @@ def _ops_table(ops:dict|None)->Markup|None:
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='',
                  out:str|Path|None=None)->Path: # folder of the report and its figures (default `<run>/eval`)
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present), from `report.html.j2`"
-    run_dir = Path(run_dir); out = Path(out or run_dir/'eval'); figs = out/'figures'
+    run_dir = Path(run_dir)
+    out = Path(out or run_dir/'eval')
+    figs = out/'figures'
     spec = json.loads((run_dir/'model.json').read_text())
     cfg = load_config(run_dir/'config.yaml').__dict__ if (run_dir/'config.yaml').exists() else {}
     pcm = pd.DataFrame(res['per_class']).T.astype(float).astype({'n': int})   # counts print as integers
@@ -468,8 +482,8 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         exact_ci=_ci_text(res['accuracy_exact_ci95']),
         headline=_table(_headline_table(res)), per_class=_table(pcm),
         operating_points=_ops_table(res.get('operating_points')),
-        figures=[_img_tag(figs/'confusion.png', 'wide')] + [_img_tag(figs/f)
-                                                            for f in ('roc.png', 'reliability.png', 'top_losses.png')],
+        figures=[_img_tag(figs/'confusion.png', 'wide')]
+                + [_img_tag(figs/f) for f in ('roc.png', 'reliability.png', 'top_losses.png')],
         cam_summary=cam.read_text() if cam.exists() else None, cam_grid=_img_tag(run_dir/'cam'/'grid.png', 'wide'),
         extra_html=Markup(extra_html), shortcuts=_shortcut_table(res.get('shortcuts'), res),
         model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),

@@ -30,7 +30,7 @@ from fastcore.basics import patch
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
 def cam_target_layer(model:torch.nn.Module, family:str)->torch.nn.Module:
-    "The layer Grad-CAM reads for a fastai timm model of `family` (convnextv2 | efficientnetv2 | efficientnet | regnety)"
+    "The layer Grad-CAM reads in a fastai timm model of `family` (convnextv2, efficientnetv2, efficientnet, regnety)"
     body = model[0].model
     if family == 'convnextv2': return body.stages[-1]
     if family in ('efficientnetv2', 'efficientnet'): return body.bn2   # timm builds both with one class
@@ -149,7 +149,7 @@ def _maps(self:Predictor, x:torch.Tensor, targets:list, method:str, bs:int)->np.
 
 @patch
 def _maps(self:EnsemblePredictor, x:torch.Tensor, targets:list, method:str, bs:int)->np.ndarray:
-    "An ensemble's heatmaps: each member's on its own input grid, resized to the largest and averaged with the vote's weights"
+    "An ensemble's heatmaps: each member's on its own grid, resized to the largest and averaged with the vote's weights"
     size, maps = max(s[-1] for s in self.net.shapes), 0
     for member, part, w in zip(self.members, self.net.unpack(x), self.weights):
         m = torch.from_numpy(member._maps(part, targets, method, bs))[:, None]
@@ -165,10 +165,16 @@ def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     if resize == 'squish': return up(cam, (w, h))
     s = cam.shape[0]
     if resize == 'pad':   # the image was scaled to fit inside s×s and centred
-        k = s/max(w, h); pw, ph = round(w*k), round(h*k); x0, y0 = (s - pw)//2, (s - ph)//2
+        k = s/max(w, h)
+        pw, ph = round(w*k), round(h*k)
+        x0, y0 = (s - pw)//2, (s - ph)//2
         return up(cam[y0:y0+ph, x0:x0+pw], (w, h))
-    out = np.zeros((h, w), np.float32); m = min(w, h); x0, y0 = (w - m)//2, (h - m)//2   # crop: central square
-    out[y0:y0+m, x0:x0+m] = up(cam, (m, m)); return out
+    # crop: central square
+    out = np.zeros((h, w), np.float32)
+    m = min(w, h)
+    x0, y0 = (w - m)//2, (h - m)//2
+    out[y0:y0+m, x0:x0+m] = up(cam, (m, m))
+    return out
 
 # %% ../nbs/08_gradcam.ipynb #948f1526
 def overlay(path:str|Path, cam:np.ndarray, resize:str='squish', image_weight:float=0.55)->np.ndarray:
@@ -182,8 +188,11 @@ def cam_grid(paths:list, cams:np.ndarray, titles:list, resize:str='squish', ncol
     nrows = int(np.ceil(len(paths)/ncols))
     fig, axs = plt.subplots(nrows, ncols, figsize=(3*ncols, 3.2*nrows), squeeze=False)
     for ax in axs.flat: ax.axis('off')
-    for ax, p, c, t in zip(axs.flat, paths, cams, titles): ax.imshow(overlay(p, c, resize)); ax.set_title(t, fontsize=8)
-    fig.tight_layout(); return fig
+    for ax, p, c, t in zip(axs.flat, paths, cams, titles):
+        ax.imshow(overlay(p, c, resize))
+        ax.set_title(t, fontsize=8)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/08_gradcam.ipynb #85f02d44
 def energy_in_mask(cam:np.ndarray, mask:np.ndarray)->float:
@@ -262,7 +271,8 @@ def _masks_for(paths):
 
 def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:str='gradcam', seed:int=0)->dict:
     "Overlays, a per-class grid and quantitative checks for a run, written to `<run>/cam/`"
-    run_dir = Path(run_dir); out = run_dir/'cam'
+    run_dir = Path(run_dir)
+    out = run_dir/'cam'
     pred = Predictor(run_dir, device='cpu')
     pick = files.groupby('label').head(n_per_class).sort_values('label', kind='stable').reset_index(drop=True)
     x = torch.stack([pred.preprocess(p) for p in pick.path])   # once: for the maps and for the randomization check
@@ -291,7 +301,8 @@ def _save_png(arr, path):
     with atomic_path(path) as tmp: Image.fromarray(arr).save(tmp, format='PNG')
 
 # %% ../nbs/08_gradcam.ipynb #c5e82b34
-def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam', bs:int=16)->pd.DataFrame:
+def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam',
+                  bs:int=16)->pd.DataFrame:
     "Overlays and a predictions CSV for arbitrary image files; unreadable files get an error row"
     pred, out = Predictor(run_dir, device='cpu'), Path(out)
     if cls is not None and cls not in pred.classes:

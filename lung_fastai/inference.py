@@ -66,7 +66,7 @@ def load_run_model(run_dir:str|Path)->tuple:
 
 # %% ../nbs/06_inference.ipynb #28c976f8
 class KnnGuard(nn.Module):
-    "Cosine distance from an image's pooled features to its `k`-th nearest training image: large = unlike the training data"
+    "Cosine distance from an image's pooled features to its `k`-th nearest training image: large = unlike training data"
     def __init__(self, bank:torch.Tensor, k:int=5, threshold:float=float('inf'), info:dict|None=None):
         super().__init__()
         self.register_buffer('bank', F.normalize(bank.float(), dim=1))
@@ -101,7 +101,7 @@ class RunNet(nn.Module):
         return torch.softmax(self.head(f).float(), 1), (f.mean((2, 3)) if f.ndim == 4 else f).float()
 
 class Predictor:
-    "A trained model loaded from a run folder, with its preprocessing (an ensemble's folder gives an `EnsemblePredictor`)"
+    "A trained model loaded from a run folder with its preprocessing (an ensemble folder gives an `EnsemblePredictor`)"
     def __new__(cls, run_dir:str|Path, *args, **kwargs):
         if cls is Predictor and read_spec(run_dir).get('kind') == 'ensemble': cls = EnsemblePredictor
         return super().__new__(cls)
@@ -122,7 +122,7 @@ class Predictor:
         self._init_outputs()
 
     def _init_outputs(self):
-        "What a prediction carries besides probabilities: operating-point flags and the OOD guard (both from `evaluate_run`)"
+        "What a prediction carries besides probabilities: operating-point flags, OOD guard (both from `evaluate_run`)"
         self.classes = self.spec['classes']
         self.thresholds = {c: t for c, t in (self.spec.get('operating_points') or {}).items() if t is not None}
         self.guard = load_ood_guard(self.run_dir, self.spec)
@@ -169,26 +169,28 @@ def _safe_preprocess(pred, p):
 @patch
 def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
                   tta:bool=False)->pd.DataFrame: # average each image with its horizontal mirror (the training flip)
-    "One row per image: path, predicted class, its probability, all class probabilities, flags, OOD, and an error if any"
+    "One row per image: path, predicted class, its probability, all class probabilities, flags, OOD, error if any"
     rows, paths = [], [str(p) for p in paths]
     chunks = range(0, len(paths), bs)
     for s in (progress_bar(chunks) if progress and len(paths) > bs else chunks):
         prepped = [_safe_preprocess(self, p) for p in paths[s:s+bs]]
         ok = [x for x, e in prepped if x is not None]
-        probs, scores = self._outputs(torch.stack(ok), tta) if ok else ([], None)
+        probs, scores = self.outputs(torch.stack(ok), tta) if ok else ([], None)
         it = iter(zip(probs, scores if scores is not None else [None]*len(probs)))
         for p, (x, err) in zip(paths[s:s+bs], prepped):
-            rows.append(self._row(p, *(next(it) if x is not None else (None, None)), err))
+            rows.append(self.prediction_row(p, *(next(it) if x is not None else (None, None)), err))
     return pd.DataFrame(rows)
 
 @patch
-def _outputs(self:Predictor, x, tta:bool):
+def outputs(self:Predictor, x:torch.Tensor, tta:bool=False)->tuple:
+    "(probabilities, OOD scores or `None`) of a preprocessed batch as arrays; `tta` averages with the mirror"
     probs, scores = self.forward(x)
     if tta: probs = (probs + self.predict_batch(self._mirror(x)))/2   # the OOD score stays the plain image's
     return probs.numpy(), (scores.numpy() if scores is not None else None)
 
 @patch
-def _row(self:Predictor, path, probs, score, error):
+def prediction_row(self:Predictor, path, probs, score, error:str='')->dict:
+    "One image's row of `predict_files` from its probabilities and OOD score (`probs=None`: an unreadable image)"
     ood = {} if self.guard is None else dict(ood=None if probs is None else bool(score > self.guard.threshold),
                                              ood_score=np.nan if probs is None else float(score))
     if probs is None:
@@ -307,7 +309,8 @@ def make_ensemble(runs:list, # finished run folders (two or more)
     shutil.rmtree(tmp, ignore_errors=True)
     members = []
     for i, (r, s, wi) in enumerate(zip(runs, specs, w/w.sum())):
-        d = tmp/_member_dir(i, s); d.mkdir(parents=True)
+        d = tmp/_member_dir(i, s)
+        d.mkdir(parents=True)
         shutil.copy2(r/'model.safetensors', d/'model.safetensors')
         member = {k: v for k, v in s.items() if k not in ('operating_points', 'ood')}   # the ensemble fits its own
         (d/'model.json').write_text(json.dumps(member, indent=2))
@@ -344,7 +347,7 @@ def model_files(run_dir:str|Path)->list:
 def load_pickled_learner(path:str|Path, trust:bool=False):
     "Load a fastai `export.pkl` — only with `trust=True`, since unpickling can run arbitrary code"
     if not trust:
-        raise ModelFileError(f"{path} is a pickle file: loading it can execute arbitrary code. Pass trust=True only for "
-                             "files you created yourself; run folders load without pickle through `Predictor`.")
+        raise ModelFileError(f"{path} is a pickle file: loading it can execute arbitrary code. Pass trust=True "
+                             "only for files you created yourself; run folders load without pickle via `Predictor`.")
     warnings.warn(f"Loading pickle file {path} with trust=True", stacklevel=2)
     return load_learner(path, cpu=True)

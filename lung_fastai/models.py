@@ -13,6 +13,7 @@ __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNo
 # %% ../nbs/04_models.ipynb #f23d1fa6
 import json, os
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 import pandas as pd, timm, torch
 from safetensors.torch import load_file, save_file
@@ -49,23 +50,19 @@ class Backbone:
     def role(self): return 'tiny (tests)' if self.tiny else 'CPU reference' if self.reference else 'study'
 
 # %% ../nbs/04_models.ipynb #f47e8467
-_B = Backbone
+_B, _Ref, _Tiny = Backbone, partial(Backbone, reference=True), partial(Backbone, tiny=True)
 BACKBONES = {b.key: b for b in [
-    _B('convnextv2_tiny',      'convnextv2_tiny.fcmae_ft_in22k_in1k', 'convnextv2',     224, 32, 5, 20, 1e-3, 3e-5),
-    _B('convnextv2_base',      'convnextv2_base.fcmae_ft_in22k_in1k', 'convnextv2',     224, 16, 5, 20, 1e-3, 1e-5),
-    _B('efficientnetv2_s',     'tf_efficientnetv2_s.in21k_ft_in1k',   'efficientnetv2', 300, 32, 5, 20, 1e-3, 3e-5),
-    _B('efficientnetv2_m',     'tf_efficientnetv2_m.in21k_ft_in1k',   'efficientnetv2', 384, 16, 5, 20, 1e-3, 3e-5),
-    _B('efficientnetv2_l',     'tf_efficientnetv2_l.in21k_ft_in1k',   'efficientnetv2', 384,  8, 5, 20, 1e-3, 1e-5),
-    _B('regnety_4gf',          'regnety_040.ra3_in1k',                'regnety',        224, 32, 5, 20, 1e-3, 3e-5),
-    _B('regnety_8gf',          'regnety_080.ra3_in1k',                'regnety',        224, 24, 5, 20, 1e-3, 3e-5),
-    _B('efficientnet_lite0',   'tf_efficientnet_lite0.in1k',          'efficientnet',   224, 32, 2,  6, 3e-3, 5e-4,
-       reference=True),
-    _B('tiny_convnext',        'test_convnext.r160_in1k',             'convnextv2',      64, 16, 1,  3, 3e-3, 3e-3,
-       tiny=True),
-    _B('tiny_efficientnet',    'test_efficientnet.r160_in1k',         'efficientnetv2',  64, 16, 1,  3, 3e-3, 3e-3,
-       tiny=True),
-    _B('tiny_regnety',         'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2,
-       tiny=True),
+    _B('convnextv2_tiny',       'convnextv2_tiny.fcmae_ft_in22k_in1k', 'convnextv2',     224, 32, 5, 20, 1e-3, 3e-5),
+    _B('convnextv2_base',       'convnextv2_base.fcmae_ft_in22k_in1k', 'convnextv2',     224, 16, 5, 20, 1e-3, 1e-5),
+    _B('efficientnetv2_s',      'tf_efficientnetv2_s.in21k_ft_in1k',   'efficientnetv2', 300, 32, 5, 20, 1e-3, 3e-5),
+    _B('efficientnetv2_m',      'tf_efficientnetv2_m.in21k_ft_in1k',   'efficientnetv2', 384, 16, 5, 20, 1e-3, 3e-5),
+    _B('efficientnetv2_l',      'tf_efficientnetv2_l.in21k_ft_in1k',   'efficientnetv2', 384,  8, 5, 20, 1e-3, 1e-5),
+    _B('regnety_4gf',           'regnety_040.ra3_in1k',                'regnety',        224, 32, 5, 20, 1e-3, 3e-5),
+    _B('regnety_8gf',           'regnety_080.ra3_in1k',                'regnety',        224, 24, 5, 20, 1e-3, 3e-5),
+    _Ref('efficientnet_lite0',  'tf_efficientnet_lite0.in1k',          'efficientnet',   224, 32, 2,  6, 3e-3, 5e-4),
+    _Tiny('tiny_convnext',      'test_convnext.r160_in1k',             'convnextv2',      64, 16, 1,  3, 3e-3, 3e-3),
+    _Tiny('tiny_efficientnet',  'test_efficientnet.r160_in1k',         'efficientnetv2',  64, 16, 1,  3, 3e-3, 3e-3),
+    _Tiny('tiny_regnety',       'regnety_002.pycls_in1k',              'regnety',         64, 16, 1,  5, 1e-2, 1e-2),
 ]}
 
 # %% ../nbs/04_models.ipynb #e546d53e
@@ -122,8 +119,8 @@ def _missing(b:Backbone, why:str):
     return WeightsNotFound(f"{why}\nFor {b.key}, provide `{b.timm_name}/model.safetensors`: pass --weights PATH (a "
                            f"file, or a folder holding it), put it at {weights_home()/b.timm_name/'model.safetensors'} "
                            "(`lung-fastai weights import` does this for files in another layout), or in a Kaggle "
-                           f"kernel attach a dataset laid out as <dataset>/{b.timm_name}/model.safetensors. To make one "
-                           f"on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
+                           f"kernel attach a dataset laid out as <dataset>/{b.timm_name}/model.safetensors. To make "
+                           f"one on a machine with internet: timm.create_model('{b.timm_name}', pretrained=True) then "
                            "safetensors.torch.save_file(model.state_dict(), 'model.safetensors').")
 
 # %% ../nbs/04_models.ipynb #09adeae1
@@ -148,7 +145,7 @@ def weights_kwargs(backbone:str|Backbone, # registry key or timm name
 
 # %% ../nbs/04_models.ipynb #99590962
 def weights_at_hand(backbone:str|Backbone)->bool:
-    "Whether the backbone's ImageNet weights load without a network: an attached Kaggle dataset, the weights home, the HF cache"
+    "Whether the backbone's ImageNet weights load offline: from an attached Kaggle dataset, weights home or HF cache"
     b = get_backbone(backbone)
     return bool(_kaggle_weights(b) or _home_weights(b) or _in_hf_cache(b))
 
@@ -280,11 +277,13 @@ def _unused_children(timm_model, size:int=64)->list:
     was_training, params = timm_model.training, list(timm_model.parameters())
     flags = [p.requires_grad for p in params]
     for p in params: p.requires_grad_(True)   # a frozen (pretrained) body must not look unused
-    timm_model.eval(); timm_model.zero_grad(set_to_none=True)
+    timm_model.eval()
+    timm_model.zero_grad(set_to_none=True)
     timm_model.forward_features(torch.zeros(1, 3, size, size)).float().sum().backward()
     unused = [n for n, c in timm_model.named_children()
               if any(True for _ in c.parameters()) and all(p.grad is None for p in c.parameters())]
-    timm_model.zero_grad(set_to_none=True); timm_model.train(was_training)
+    timm_model.zero_grad(set_to_none=True)
+    timm_model.train(was_training)
     for p, f in zip(params, flags): p.requires_grad_(f)
     return unused
 

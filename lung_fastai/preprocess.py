@@ -88,9 +88,9 @@ def cache_dataset(source:str|Path|DataReport, # dataset (path or validated repor
     "Write a resized copy of every usable image to `out`; skip those already there. Returns counts"
     report = source if isinstance(source, DataReport) else check_dataset(source)
     out, manifest = Path(out), Path(out)/'cache.json'
-    if manifest.exists() and json.loads(manifest.read_text())['max_size'] != max_size:
-        raise ValueError(f"{out} is a cache at max_size={json.loads(manifest.read_text())['max_size']}, not {max_size}: "
-                         "choose another --out or delete it")
+    cached = json.loads(manifest.read_text())['max_size'] if manifest.exists() else max_size
+    if cached != max_size:
+        raise ValueError(f"{out} is a cache at max_size={cached}, not {max_size}: choose another --out or delete it")
     atomic_write_text(manifest, json.dumps(dict(source=report.root, max_size=max_size, complete=False)))
     for stale in out.rglob('.*.tmp'): stale.unlink()  # left by a writer that was killed mid-file
     jobs = [(Path(r.path), out/r.split/r.label/_cache_name(Path(r.path))) for r in report.files.itertuples()]

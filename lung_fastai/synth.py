@@ -133,7 +133,8 @@ def save_dicom(a:np.ndarray, # pixel values, uint16
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = '1.2.840.10008.5.1.4.1.1.1.1', generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset(); ds.file_meta = meta
+    ds = Dataset()
+    ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
     ds.Modality, ds.PhotometricInterpretation, ds.SamplesPerPixel = modality, photometric, 1
     ds.Rows, ds.Columns = a.shape
@@ -180,7 +181,8 @@ def make_outsiders(out:str|Path, # folder to write the PNGs in
                    seed:int=0, photos:bool=True)->'pd.DataFrame':
     "Images that are not frontal chest X-rays, for measuring an OOD guard: a table of path and kind"
     import pandas as pd
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     imgs = _outsider_images(seed, photos)
     imgs.update({f'rotated_{Path(p).stem}': np.asarray(Image.open(p).rotate(90, expand=True)) for p in rotate})
     rows = []

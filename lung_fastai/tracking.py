@@ -41,7 +41,8 @@ METRIC_NAMES_INV = {v: k for k, v in METRIC_NAMES.items()}
 class TensorBoardTracker(RunTracker):
     "Per-epoch scalars and a few input images in `<run_dir>/tb`"
     def __init__(self, run_dir, n_images:int=8):
-        super().__init__(); self.log_dir, self.n_images, self.writer = Path(run_dir)/'tb', n_images, None
+        super().__init__()
+        self.log_dir, self.n_images, self.writer = Path(run_dir)/'tb', n_images, None
     def before_fit(self):
         if not self._active() or self.writer is not None: return
         from torch.utils.tensorboard import SummaryWriter
@@ -53,13 +54,16 @@ class TensorBoardTracker(RunTracker):
         for k, v in values.items(): self.writer.add_scalar(k, v, step)
         self.writer.flush()
     def finish(self, status, run_dir):
-        if self.writer: self.writer.add_text('status', status); self.writer.close()
+        if self.writer:
+            self.writer.add_text('status', status)
+            self.writer.close()
 
 # %% ../nbs/10_tracking.ipynb #17749428
 def read_tb_scalars(log_dir:str|Path)->dict:
     "Every scalar series in a TensorBoard log folder, as {tag: [(step, value), ...]}"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    acc = EventAccumulator(str(log_dir)); acc.Reload()
+    acc = EventAccumulator(str(log_dir))
+    acc.Reload()
     return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()['scalars']}
 
 # %% ../nbs/10_tracking.ipynb #b56b8824
@@ -82,9 +86,12 @@ def _params(cfg:TrainConfig)->dict:
 # %% ../nbs/10_tracking.ipynb #577d53ec
 class MLflowTracker(RunTracker):
     "Logs params, per-epoch metrics, tags and run-folder artifacts to MLflow; ends the run with its real status"
-    def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai', fingerprint:str|None=None):
+    def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai',
+                 fingerprint:str|None=None):
         # (`run` is fastai's own flag)
-        super().__init__(); store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint'); self.mlrun = None
+        super().__init__()
+        store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint')
+        self.mlrun = None
     def before_fit(self):
         if not self._active() or self.mlrun is not None: return
         import mlflow
@@ -129,7 +136,9 @@ def wandb_mode()->str:
 class WandbTracker(RunTracker):
     "A W&B run (offline unless a key is configured) with the config and per-epoch values; ended with the run's status"
     def __init__(self, cfg:TrainConfig, run_dir, project:str='lung_fastai'):
-        super().__init__(); store_attr('cfg,run_dir,project'); self.wbrun = None
+        super().__init__()
+        store_attr('cfg,run_dir,project')
+        self.wbrun = None
     def before_fit(self):
         if not self._active() or self.wbrun is not None: return
         import wandb
@@ -138,7 +147,8 @@ class WandbTracker(RunTracker):
     def log_epoch(self, values, step): self.wbrun.log(dict(values, epoch=step), step=step)
     def finish(self, status, run_dir):
         if self.wbrun is None: return
-        self.wbrun.finish(exit_code=0 if status == 'FINISHED' else 1); self.wbrun = None
+        self.wbrun.finish(exit_code=0 if status == 'FINISHED' else 1)
+        self.wbrun = None
 
 def wandb_callbacks(cfg:TrainConfig, run_dir)->list: return [WandbTracker(cfg, run_dir)]
 

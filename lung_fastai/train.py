@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
-from fastai.learner import Learner, Callback
+from fastai.learner import Learner, Callback, SkipToEpoch
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.tracker import EarlyStoppingCallback, ReduceLROnPlateau
 from safetensors.torch import save_file, load_file
@@ -99,7 +99,9 @@ def _train_dl(learn): return getattr(learn.dls.train, 'dl', learn.dls.train)  # 
 
 def set_rng_state(learn, s:dict):
     "Restore what `rng_state` saved"
-    random.setstate(s['python']); torch.set_rng_state(s['torch']); _train_dl(learn).rng.setstate(s['dl'])
+    random.setstate(s['python'])
+    torch.set_rng_state(s['torch'])
+    _train_dl(learn).rng.setstate(s['dl'])
     n = s['numpy']
     np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
 
@@ -140,7 +142,8 @@ class RunFolder(Callback):
         self.best, self.start_epoch = None, 0
     def before_fit(self):
         self.cur_stage = getattr(self.learn, 'stage', 0)
-        self.skip_to = next((cb._skip_to for cb in self.learn.cbs if type(cb).__name__ == 'SkipToEpoch'), 0)
+        # fastai's resume callback: epochs before `_skip_to` are skipped, so nothing is written for them
+        self.skip_to = next((cb._skip_to for cb in self.learn.cbs if isinstance(cb, SkipToEpoch)), 0)
     def after_epoch(self):
         if self.epoch < self.skip_to or not is_main_process() or in_lr_find(self.learn): return
         row = self._row()
@@ -213,7 +216,8 @@ class RestoreRNG(Callback):
     def __init__(self, state:dict, resume_stage:int, resume_epoch:int): store_attr()
     def before_epoch(self):
         if self.state is not None and (self.learn.stage, self.epoch) == (self.resume_stage, self.resume_epoch):
-            set_rng_state(self.learn, self.state); self.state = None
+            set_rng_state(self.learn, self.state)
+            self.state = None
 
 # %% ../nbs/05_train.ipynb #11281577
 def _trim_metrics(run_dir:Path, stage:int, epoch:int):
@@ -228,7 +232,8 @@ def _restore(learn, run_dir:Path, freeze_epochs:int):
     "Load the last checkpoint into `learn`; return the (stage, epoch) to continue from"
     ck = load_checkpoint(run_dir/'checkpoints'/'last.pt')
     learn.model.load_state_dict(ck['model'])
-    learn.create_opt(); learn.opt.load_state_dict(dict(ck['opt'], hypers=L(ck['opt']['hypers'])))
+    learn.create_opt()
+    learn.opt.load_state_dict(dict(ck['opt'], hypers=L(ck['opt']['hypers'])))
     _trim_metrics(run_dir, ck['stage'], ck['epoch'])
     start = (2, 0) if (ck['stage'], ck['epoch']) == (1, freeze_epochs) else (ck['stage'], ck['epoch'])
     learn.add_cb(RestoreRNG(ck['rng'], *start))
@@ -267,8 +272,12 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
             learn.fit_two_stage(cfg.freeze_epochs, cfg.epochs, cfg.stage1_lr, cfg.lr, cfg.schedule, cfg.body_lr_div,
                                 stage2_cbs=_stage2_cbs(cfg), start=start)
         if is_main_process(): _finish(learn, cfg, report, run_dir)
-    except KeyboardInterrupt: _end(trackers, 'KILLED', run_dir); raise
-    except BaseException: _end(trackers, 'FAILED', run_dir); raise
+    except KeyboardInterrupt:
+        _end(trackers, 'KILLED', run_dir)
+        raise
+    except BaseException:
+        _end(trackers, 'FAILED', run_dir)
+        raise
     _end(trackers, 'FINISHED', run_dir)
     return learn
 

@@ -64,8 +64,13 @@ def lung_home()->Path:
     if in_kaggle(): return KAGGLE_WORKING/'lung_fastai'
     return Path(os.environ.get('XDG_DATA_HOME', Path.home()/'.local'/'share')).expanduser()/'lung_fastai'
 
-def data_home()->Path: return Path(os.environ.get('LUNG_FASTAI_DATA', lung_home()/'data')).expanduser()
-def runs_home()->Path: return Path(os.environ.get('LUNG_FASTAI_RUNS', lung_home()/'runs')).expanduser()
+def data_home()->Path:
+    "Where datasets are downloaded: `$LUNG_FASTAI_DATA`, else `<lung_home()>/data`"
+    return Path(os.environ.get('LUNG_FASTAI_DATA', lung_home()/'data')).expanduser()
+
+def runs_home()->Path:
+    "Where run folders go by default: `$LUNG_FASTAI_RUNS`, else `<lung_home()>/runs`"
+    return Path(os.environ.get('LUNG_FASTAI_RUNS', lung_home()/'runs')).expanduser()
 
 # %% ../nbs/00_core.ipynb #04402fba
 @contextmanager
@@ -134,7 +139,9 @@ def is_main_process()->bool:
     "True unless this is a non-zero rank of a distributed run (torchrun, `accelerate launch`, `notebook_launcher`)"
     return int(os.environ.get('RANK', '0')) == 0
 
-def is_distributed()->bool: return int(os.environ.get('WORLD_SIZE', '1')) > 1
+def is_distributed()->bool:
+    "Whether this process is one of several launched together (`accelerate launch`, `torchrun`)"
+    return int(os.environ.get('WORLD_SIZE', '1')) > 1
 
 def in_lr_find(learn)->bool:
     "True while `learn.lr_find` runs: a learning-rate sweep is not a training epoch and must not be recorded"

@@ -114,6 +114,7 @@ def serve_command(model_uri:str, port:int, host:str='127.0.0.1')->list:
             '-p', str(port)]
 
 def sys_executable()->str:
+    "The Python running this process: its environment's `mlflow` serves the model"
     import sys
     return sys.executable
 

@@ -204,6 +204,7 @@ def pointing_hit(cam:np.ndarray, mask:np.ndarray)->bool:
     return bool(mask.flat[int(np.argmax(cam))]) if cam.max() > 0 else False
 
 def centre_prior(h:int, w:int)->np.ndarray:
+    "A Gaussian bump centred on the image: the baseline a heatmap must beat to show it localizes"
     yy, xx = np.mgrid[:h, :w]
     return np.exp(-(((xx - w/2)**2)/(2*(w/4)**2) + ((yy - h/2)**2)/(2*(h/4)**2)))
 

@@ -295,7 +295,9 @@ def prune_unused_head(model, names:list|None=None)->list:
     return list(names)
 
 # %% ../nbs/04_models.ipynb #8ab10980
-def cxr_metrics(): return [accuracy, F1Score(average='macro'), BalancedAccuracy()]
+def cxr_metrics()->list:
+    "The metrics every learner records: accuracy, macro F1, balanced accuracy"
+    return [accuracy, F1Score(average='macro'), BalancedAccuracy()]
 
 def _apply_precision(learn, precision:str):
     if precision == 'auto': precision = choose_precision(learn.dls.device)

@@ -109,7 +109,9 @@ def dhash(path:str|Path, hash_size:int=16)->np.ndarray:
                    dtype=np.int16)
     return np.packbits(g[:, 1:] > g[:, :-1]).view(np.uint64)
 
-def hamming(a:np.ndarray, b:np.ndarray)->int: return int(np.bitwise_count(a ^ b).sum())
+def hamming(a:np.ndarray, b:np.ndarray)->int:
+    "Number of bits that differ between two packed hashes (as `dhash` returns them)"
+    return int(np.bitwise_count(a ^ b).sum())
 
 def file_sha256(path:str|Path)->str:
     "SHA-256 of the file's bytes"

@@ -150,7 +150,9 @@ class WandbTracker(RunTracker):
         self.wbrun.finish(exit_code=0 if status == 'FINISHED' else 1)
         self.wbrun = None
 
-def wandb_callbacks(cfg:TrainConfig, run_dir)->list: return [WandbTracker(cfg, run_dir)]
+def wandb_callbacks(cfg:TrainConfig, run_dir)->list:
+    "The callbacks of the `wandb` tracker"
+    return [WandbTracker(cfg, run_dir)]
 
 # %% ../nbs/10_tracking.ipynb #96de50e8
 TRACKERS = ('tensorboard', 'mlflow', 'wandb')

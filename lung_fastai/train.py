@@ -115,7 +115,9 @@ def _plain(o):
     if isinstance(o, np.generic): return o.item()
     return o
 
-def unwrap(model): return getattr(model, 'module', model)   # DistributedDataParallel wraps the model in `.module`
+def unwrap(model:torch.nn.Module)->torch.nn.Module:
+    "The model itself, out of its DistributedDataParallel wrapper (`.module`) if it has one"
+    return getattr(model, 'module', model)
 
 def save_checkpoint(learn, path:Path, stage:int, epoch:int):
     "Weights, optimizer state, position and random states, written atomically"

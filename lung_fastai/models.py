@@ -308,6 +308,12 @@ def _apply_precision(learn, precision:str):
     return learn
 
 # %% ../nbs/04_models.ipynb #12070961
+def _first_sentence(e:Exception, limit:int=200)->str:
+    "The first sentence of an error's message, whole words only: enough to say what went wrong"
+    s = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+    s = s.split('. ')[0].rstrip('.')
+    return s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'
+
 def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
     "fastai's `vision_learner` over `b`; a failure to fetch hub weights becomes `WeightsNotFound`"
     try: return vision_learner(dls, b.arch, n_out=N_CLASSES, **kw, **kwargs)
@@ -315,7 +321,7 @@ def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
     except OSError as e:
         if not kw.get('pretrained') or 'pretrained_cfg_overlay' in kw: raise
         raise _missing(b, f"Could not download {b.timm_name} from the Hugging Face hub "
-                          f"({type(e).__name__}: {str(e).splitlines()[0][:160]}).") from e
+                          f"({type(e).__name__}: {_first_sentence(e)}).") from e
 
 def cxr_learner(dls, # from `backbone_dataloaders`
                 cfg:TrainConfig, # resolved or not; arch, pretrained, weights, precision, channels_last, grad_accum

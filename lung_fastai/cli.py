@@ -527,10 +527,9 @@ def demo(out:str|Path|None=None, per_class:int=40, epochs:int=12, size:int=192)-
     shutil.rmtree(out/'phantoms', ignore_errors=True)
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
-    # phantoms: see `find_duplicates`
+    # dedup='hash': phantoms share one template, and the embedding search (tuned on real films) would call them copies
     cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1,
-                      epochs=epochs,
-                      norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))
+                      epochs=epochs, norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))
     if (out/'run'/'checkpoints'/'last.pt').exists(): shutil.rmtree(out/'run')
     run = train(cfg).run_dir
     from lung_fastai.gradcam import gradcam_run

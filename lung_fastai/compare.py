@@ -50,11 +50,9 @@ def _row(key, run, res, pred, bs):
     fmt = lambda k: f"{h[k]['value']:.3f} ({h[k]['ci95'][0]:.3f}–{h[k]['ci95'][1]:.3f})"
     size = pred.spec['image_size']
     return dict(backbone=key, macro_f1=h['macro_f1']['value'], macro_f1_ci=fmt('macro_f1'),
-                accuracy=h['accuracy']['value'],
-                accuracy_ci=fmt('accuracy'), ece=h['ece']['value'],
-                params_m=sum(p.numel() for p in pred.model.parameters())/1e6,
-                size=size, train_img_s=throughput(pred.model, size, bs),
-                infer_img_s=throughput(pred.model, size, bs, train=False),
+                accuracy=h['accuracy']['value'], accuracy_ci=fmt('accuracy'), ece=h['ece']['value'],
+                params_m=sum(p.numel() for p in pred.model.parameters())/1e6, size=size,
+                train_img_s=throughput(pred.model, size, bs), infer_img_s=throughput(pred.model, size, bs, train=False),
                 run_dir=str(run))
 
 # %% ../nbs/09_compare.ipynb #cc00fcaa

@@ -88,10 +88,9 @@ class MLflowTracker(RunTracker):
     "Logs params, per-epoch metrics, tags and run-folder artifacts to MLflow; ends the run with its real status"
     def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai',
                  fingerprint:str|None=None):
-        # (`run` is fastai's own flag)
         super().__init__()
         store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint')
-        self.mlrun = None
+        self.mlrun = None   # not `self.run`: that is fastai's own flag
     def before_fit(self):
         if not self._active() or self.mlrun is not None: return
         import mlflow

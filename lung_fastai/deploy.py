@@ -203,13 +203,6 @@ def _onnx_session(path, threads:int|None=None):
 def _ort_run(path, x:np.ndarray)->list: return _onnx_session(path).run(None, {'image': x.astype(np.float32)})
 
 # %% ../nbs/10a_deploy.ipynb #e8c0d2c2
-def _preprocessing_only(run_dir:Path)->Predictor:
-    "A member's preprocessing without its PyTorch model"
-    p = object.__new__(Predictor)
-    p.run_dir, p.spec = run_dir, read_spec(run_dir)
-    p._init_preprocessing()
-    return p
-
 class OnnxPredictor(Predictor):
     "A `Predictor` running `<run>/model.onnx` (or another ONNX file of the run) in ONNX Runtime: same preprocessing"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
@@ -218,7 +211,7 @@ class OnnxPredictor(Predictor):
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
         self.session = _onnx_session(path)
         if self.spec.get('kind') == 'ensemble':
-            self.members = [_preprocessing_only(self.run_dir/m['dir']) for m in self.spec['members']]
+            self.members = [Predictor.without_model(self.run_dir/m['dir']) for m in self.spec['members']]
             self._shapes = [(3, m.spec['image_size'], m.spec['image_size']) for m in self.members]
             self._init_outputs()
         else: self._init_preprocessing()

@@ -127,6 +127,14 @@ class Predictor:
         self.thresholds = {c: t for c, t in (self.spec.get('operating_points') or {}).items() if t is not None}
         self.guard = load_ood_guard(self.run_dir, self.spec)
 
+    @classmethod
+    def without_model(cls, run_dir:str|Path)->'Predictor':
+        "A run's preprocessing, classes, flags and guard without its PyTorch model (for another runtime, e.g. ONNX)"
+        p = object.__new__(cls)
+        p.run_dir, p.spec = Path(run_dir), read_spec(run_dir)
+        p._init_preprocessing()
+        return p
+
 
 # %% ../nbs/06_inference.ipynb #acb686b5
 @patch

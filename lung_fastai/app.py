@@ -205,7 +205,7 @@ def _free_port()->int:
 def find_chromium()->tuple|None:
     "Paths of a Chromium and its chromedriver, if both are installed (nothing is downloaded)"
     import shutil
-    browser = next((shutil.which(b) for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)),
-                   None)
+    browsers = ('chromium', 'chromium-browser', 'google-chrome')
+    browser = next((shutil.which(b) for b in browsers if shutil.which(b)), None)
     driver = shutil.which('chromedriver')
     return (browser, driver) if browser and driver else None

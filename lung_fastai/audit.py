@@ -240,8 +240,8 @@ def match_films(a:FilmPrint, b:FilmPrint, min_inliers:int=12)->dict:
     return dict(inliers=n, ncc=_aligned_ncc(a.thumb, tb, m), mirrored=mirrored)
 
 # %% ../nbs/04a_audit.ipynb #be474d3f
-PAIR_COLUMNS = ['path_a', 'split_a', 'label_a', 'path_b', 'split_b', 'label_b', 'kind', 'method', 'distance', 'ncc',
-                'inliers']
+PAIR_COLUMNS = ['path_a', 'split_a', 'label_a', 'path_b', 'split_b', 'label_b',
+                'kind', 'method', 'distance', 'ncc', 'inliers']
 
 def _pair_row(a, b, **kw)->dict:
     return dict(path_a=a.path, split_a=a.split, label_a=a.label, path_b=b.path, split_b=b.split, label_b=b.label, **kw)

@@ -170,8 +170,8 @@ def _data_cmd(sub):
                    help='embedding search: aligned correlation from which a pair is a copy (default: %(default)s)')
     p.add_argument('--sheet', help='write a contact sheet (PNG) of the closest cross-split pairs here')
     p.add_argument('--max-distance', type=int, default=5,
-                   help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate (default: '
-                        '%(default)s)')
+                   help='largest dHash Hamming distance (of 256 bits) that counts as a near duplicate '
+                        '(default: %(default)s)')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_data_dedup)
     p = d.add_parser('shortcuts', help='can the class be predicted without the lungs? (file facts, border frame)')
@@ -288,8 +288,8 @@ def _train(a):
 @command
 def _train_cmd(sub):
     p = sub.add_parser('train', help='two-stage fine-tuning into a run folder',
-                       description='Flags override --config, which overrides the defaults; unset values come from the '
-                                   'backbone.')
+                       description='Flags override --config, which overrides the defaults; '
+                                   'unset values come from the backbone.')
     add_config_flags(p)
     p.add_argument('--config', help='experiment YAML whose keys are the flags below (underscored)')
     p.add_argument('--resume', action='store_true', help="continue the run in --out from its last checkpoint")
@@ -486,8 +486,8 @@ def _analysis_cmds(sub):
     p.add_argument('--onnx', nargs='?', const='', required=True, metavar='OUT',
                    help='output file (default: <run>/model.onnx)')
     p.add_argument('--int8', action='store_true',
-                   help='also write model.int8.onnx (static INT8), kept only at >= 99%% top-1 agreement on the val '
-                        'split')
+                   help='also write model.int8.onnx (static INT8), kept only at >= 99%% top-1 agreement '
+                        'on the val split')
     p.add_argument('--data', help="dataset whose images verify the export (default: the run's)")
     p.set_defaults(run=_export)
     p = sub.add_parser('ensemble', help='a soft-voting ensemble of runs, as a run folder every command accepts')
@@ -502,8 +502,8 @@ def _analysis_cmds(sub):
 # %% ../nbs/11_cli.ipynb #efd22bad
 def _app(a):
     from lung_fastai.app import launch_app
-    print(f'lung_fastai review app: http://{a.host}:{a.port}/  (research use only — not for clinical diagnosis; Ctrl+C '
-          'stops it)')
+    print(f'lung_fastai review app: http://{a.host}:{a.port}/  '
+          '(research use only — not for clinical diagnosis; Ctrl+C stops it)')
     launch_app(a.ref, host=a.host, port=a.port)
 
 @command

@@ -136,8 +136,8 @@ def compare_backbones(archs:list, # registry keys
         spent.append(time.time() - t0)
         say(_done_line(label, spent, len(archs) - i - 1))
     if paused:
-        say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). Run the study again on this folder to '
-            'continue.')
+        say(f'Budget spent: paused at {paused} (its last epoch is checkpointed). '
+            'Run the study again on this folder to continue.')
     board = pd.DataFrame(rows)
     if rows:
         board = board.sort_values('macro_f1', ascending=False).reset_index(drop=True)

@@ -160,8 +160,8 @@ class DataReport:
     def counts(self)->pd.DataFrame:
         "Usable images per class (rows) and split (columns)"
         extra = sorted(set(self.files.split) - set(SPLITS))   # 'external' for a plain class-folder tree
-        t = pd.crosstab(self.files.label, self.files.split).reindex(index=list(CLASSES), columns=extra or list(SPLITS),
-                                                                    fill_value=0)
+        t = pd.crosstab(self.files.label, self.files.split)
+        t = t.reindex(index=list(CLASSES), columns=extra or list(SPLITS), fill_value=0)
         return t.rename_axis(index='class', columns=None)
 
 # %% ../nbs/02_data.ipynb #a3300430
@@ -181,8 +181,8 @@ def _scan(layout:list, min_size, max_pixels, workers):
         fmt, mode, (w,h) = r
         rows.append(dict(path=str(f), split=s, label=c, format=fmt, mode=mode, width=w, height=h))
         if IMAGE_EXTS[f.suffix.lower()] != fmt:
-            probs.append(Problem(str(f), f'content is {fmt} but the extension says {f.suffix} (readable; rename it)',
-                                 fatal=False))
+            why = f'content is {fmt} but the extension says {f.suffix} (readable; rename it)'
+            probs.append(Problem(str(f), why, fatal=False))
     return pd.DataFrame(rows, columns=['path','split','label','format','mode','width','height']), probs
 
 # %% ../nbs/02_data.ipynb #a7c645ef

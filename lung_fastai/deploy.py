@@ -56,6 +56,7 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows).drop(columns=['path', 'error'])
 
 # %% ../nbs/10a_deploy.ipynb #2ca02b2a
+_PIP_REQUIREMENTS = ['lung_fastai', 'torch', 'torchvision', 'timm', 'fastai', 'safetensors']
 _MODEL_CODE = '''import mlflow
 from lung_fastai.deploy import LungCXRModel
 mlflow.models.set_model(LungCXRModel())
@@ -88,8 +89,7 @@ def log_pyfunc(run_dir:str|Path, registered_name:str|None=None):
             return mlflow.pyfunc.log_model(name='model', python_model=str(Path(d)/'lung_model.py'),
                                            artifacts={'run': str(art)},
                                            signature=_signature(spec['classes']), registered_model_name=registered_name,
-                                           pip_requirements=['lung_fastai', 'torch', 'torchvision', 'timm', 'fastai',
-                                                             'safetensors'])
+                                           pip_requirements=_PIP_REQUIREMENTS)
 
 # %% ../nbs/10a_deploy.ipynb #8c92a8d7
 def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:str|None=None)->dict:
@@ -189,8 +189,8 @@ def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None
         ref = ref if isinstance(ref, tuple) else (ref,)
         diff = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(_ort_run(tmp, x.numpy()), ref))
         if diff > atol:
-            raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}; not "
-                                 "written")
+            raise ModelFileError(f"ONNX export of {run_dir} differs from PyTorch by {diff:.2e} > {atol:.0e}: "
+                                 "not written")
     return out
 
 def _onnx_session(path, threads:int|None=None):

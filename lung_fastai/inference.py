@@ -229,8 +229,8 @@ def fit_ood_guard(pred:Predictor, train_paths:list, val_paths:list,
     guard = KnnGuard(batch_features(pred, train_paths), k)
     val = guard(batch_features(pred, val_paths)).numpy()
     guard.threshold = float(np.quantile(val, 1 - fpr, method='higher'))
-    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr, n_train=len(train_paths),
-                      n_val=len(val),
+    guard.info = dict(method='knn-cosine', k=k, threshold=guard.threshold, target_fpr=fpr,
+                      n_train=len(train_paths), n_val=len(val),
                       val_flagged=float((val > guard.threshold).mean()), features='pooled body features')
     return guard
 

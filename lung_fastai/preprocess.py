@@ -105,8 +105,8 @@ def cache_dataset(source:str|Path|DataReport, # dataset (path or validated repor
 # %% ../nbs/03_preprocess.ipynb #3ad22086
 def dhash(path:str|Path, hash_size:int=16)->np.ndarray:
     "Perceptual difference hash of the image at `path`: `hash_size`² bits packed into 64-bit words"
-    g = np.asarray(load_cxr(path).convert('L').resize((hash_size + 1, hash_size), Image.Resampling.LANCZOS),
-                   dtype=np.int16)
+    small = load_cxr(path).convert('L').resize((hash_size + 1, hash_size), Image.Resampling.LANCZOS)
+    g = np.asarray(small, dtype=np.int16)
     return np.packbits(g[:, 1:] > g[:, :-1]).view(np.uint64)
 
 def hamming(a:np.ndarray, b:np.ndarray)->int:
@@ -159,9 +159,9 @@ def leakage_counts(pairs:pd.DataFrame)->pd.DataFrame:
 # %% ../nbs/03_preprocess.ipynb #e6bdd742
 def drop_leaks(report:DataReport, pairs:pd.DataFrame)->DataReport:
     "A copy of `report` without val/test images that duplicate an image of an earlier split"
-    later = lambda r: (r.path_b, r.split_b,
-                       r.path_a) if SPLITS.index(r.split_b) > SPLITS.index(r.split_a) else (r.path_a, r.split_a,
-                                                                                            r.path_b)
+    # (the copy in the later split, its split, the film it copies)
+    later = lambda r: ((r.path_b, r.split_b, r.path_a) if SPLITS.index(r.split_b) > SPLITS.index(r.split_a)
+                       else (r.path_a, r.split_a, r.path_b))
     drops = {}
     for r in pairs.itertuples():
         if r.split_a == r.split_b: continue

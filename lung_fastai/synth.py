@@ -146,8 +146,7 @@ def save_dicom(a:np.ndarray, # pixel values, uint16
 
 # %% ../nbs/01_synth.ipynb #4e860952
 _PHOTOS = ('astronaut', 'coffee', 'chelsea', 'camera', 'rocket', 'cat', 'horse', 'moon', 'page', 'text', 'brick',
-           'grass',
-           'gravel', 'coins', 'clock', 'hubble_deep_field', 'immunohistochemistry')
+           'grass', 'gravel', 'coins', 'clock', 'hubble_deep_field', 'immunohistochemistry')
 
 def _text_page(rng, w:int=600, h:int=800)->np.ndarray:
     from PIL import ImageDraw

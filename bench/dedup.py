@@ -7,7 +7,7 @@ Needs `../shared/data/cxr5-mini` and Lite0's weights (`lung-fastai weights impor
     python bench/dedup.py --n 2000         # a quicker timing
     python bench/dedup.py --skip-timing    # the planted measurement only
 """
-import argparse, json, os, resource, shutil, sys, tempfile, time
+import argparse, json, resource, shutil, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np, pandas as pd, torch

@@ -5,9 +5,9 @@ machine's floats only).
     python bench/gradcam_spread.py                      # seeds 0-4 at 2 threads, seed 0 at 1 thread (~10 min, 2 cores)
     python bench/gradcam_spread.py --seeds 0 1 --threads 2
 """
-import argparse, json, sys, tempfile, time
+import argparse, json, tempfile, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from lung_fastai.core import TrainConfig

@@ -14,7 +14,7 @@ from _common import machine, timed, cxr5_lite0_run
 if __name__ == '__main__':
     from lung_fastai.data import split_files
     from lung_fastai.inference import Predictor
-    from lung_fastai.deploy import export_onnx, export_int8, OnnxPredictor, _onnx_session
+    from lung_fastai.deploy import export_onnx, export_int8, _onnx_session
     torch.set_num_threads(2)
     run, report = cxr5_lite0_run()
     tmp = Path(tempfile.mkdtemp())

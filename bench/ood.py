@@ -62,7 +62,7 @@ if __name__ == '__main__':
     for i, k in enumerate(order):
         v = s[np.array(kinds) == k]
         ax.scatter(v, np.full(len(v), i) + np.random.default_rng(i).uniform(-.2, .2, len(v)), s=10, alpha=.7)
-    ax.axvline(guard.threshold, color='k', ls='--', lw=1, label=f'threshold (5 % of val films flagged)')
+    ax.axvline(guard.threshold, color='k', ls='--', lw=1, label='threshold (5 % of val films flagged)')
     ax.set_yticks(range(len(order)), order); ax.set_xlabel('OOD score: cosine distance to the 5th nearest training film')
     ax.set_title(f"cxr5-mini Lite0: test films vs outsiders, AUROC {auroc['kNN cosine, pooled features (the guard)']:.3f}", fontsize=10)
     ax.legend(fontsize=8, loc='lower right'); fig.tight_layout()

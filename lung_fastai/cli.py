@@ -408,7 +408,7 @@ def _compare(a):
                       num_workers=a.num_workers)
     if a.no_pretrained: cfg = replace(cfg, pretrained=False)
     _import_trackers(cfg)
-    board = compare_backbones(a.archs.split(','), check_dataset(resolve_dataset(cfg.data)), a.out, cfg, n_boot=a.n_boot)
+    compare_backbones(a.archs.split(','), check_dataset(resolve_dataset(cfg.data)), a.out, cfg, n_boot=a.n_boot)
     print((Path(a.out)/'leaderboard.md').read_text())
 
 # %% ../nbs/11_cli.ipynb #8d959186

@@ -21,7 +21,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import binomtest, rankdata
-from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 from fastcore.basics import ifnone
 import lung_fastai
 from .core import *

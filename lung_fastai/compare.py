@@ -27,7 +27,7 @@ from .evaluate import evaluate_run, data_audit
 def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bool=True,
                repeats:int=3)->float: # timed runs of `steps` steps: the best counts (as `timeit` does)
     "Images per second for training steps (forward, backward, SGD step) or inference, on random input"
-    if train: model = copy.deepcopy(model)   # train mode moves BatchNorm statistics: time a copy, leave the model as it is
+    if train: model = copy.deepcopy(model)   # train mode moves BatchNorm statistics: time a copy
     dev = next(model.parameters()).device
     x, y = torch.randn(bs, 3, size, size, device=dev), torch.randint(0, N_CLASSES, (bs,), device=dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.) if train else None   # lr 0: measures the cost, changes nothing

@@ -439,12 +439,12 @@ def _export_int8(a, report):
           f"INT8 model not kept: {agree}, below the {r['min_agreement']:.0%} required; use the float model")
 
 def _ensemble(a):
-    from lung_fastai.inference import make_ensemble
+    from lung_fastai.inference import make_ensemble, read_spec
     out = make_ensemble(a.runs, a.out, a.weights)
     if a.fit_weights:
         from lung_fastai.evaluate import fit_ensemble_weights
         fit_ensemble_weights(out, a.data)
-    spec = json.loads((Path(out)/'model.json').read_text())
+    spec = read_spec(out)
     print(f"Ensemble written to {out}: " + ', '.join(f"{m['arch']} ({m['weight']:.3f})" for m in spec['members'])
           + (' — weights fitted on the validation split' if a.fit_weights else ''))
 

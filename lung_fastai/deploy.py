@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import *
-from .inference import Predictor, read_spec, ModelFileError, model_files, mirror_packed, pack_prepared
+from .inference import (Predictor, read_spec, ModelFileError, model_files, mirror_packed, pack_prepared,
+                                   input_shapes)
 from PIL import Image
 from .tracking import default_tracking_uri
 import mlflow.pyfunc
@@ -50,9 +51,7 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
             try: xs.append(self.predictor.preprocess(src))
             except Exception as e: raise _bad(f"row {i}: not a readable image ({type(e).__name__}: {e})") from None
         if not xs: return pd.DataFrame(columns=['pred', 'prob'] + [f'p_{c}' for c in self.predictor.classes])
-        probs, scores = self.predictor.outputs(torch.stack(xs))
-        scores = scores if scores is not None else [None]*len(probs)
-        rows = [self.predictor.prediction_row('', p, s) for p, s in zip(probs, scores)]
+        rows = self.predictor.prediction_rows([''] * len(xs), *self.predictor.outputs(torch.stack(xs)))
         return pd.DataFrame(rows).drop(columns=['path', 'error'])
 
 # %% ../nbs/10a_deploy.ipynb #2ca02b2a
@@ -212,7 +211,7 @@ class OnnxPredictor(Predictor):
         self.session = _onnx_session(path)
         if self.spec.get('kind') == 'ensemble':
             self.members = [Predictor.without_model(self.run_dir/m['dir']) for m in self.spec['members']]
-            self._shapes = [(3, m.spec['image_size'], m.spec['image_size']) for m in self.members]
+            self._shapes = input_shapes(self.members)
             self._init_outputs()
         else: self._init_preprocessing()
         if self.guard is not None and len(self.session.get_outputs()) < 2:

@@ -395,10 +395,13 @@ def operating_point_metrics(y, probs:np.ndarray, ops:dict, classes:list, n_boot:
     return out
 
 # %% ../nbs/07_evaluate.ipynb #148cabac
-def _mixture_nll(w_logits:np.ndarray, member_probs:np.ndarray, y:np.ndarray)->float:
+def _simplex(w_logits:np.ndarray)->np.ndarray:
+    "Unconstrained weights as non-negative ones summing to 1 (softmax)"
     w = np.exp(w_logits - w_logits.max())
-    w /= w.sum()
-    p = np.tensordot(w, member_probs, 1)[np.arange(len(y)), y]
+    return w/w.sum()
+
+def _mixture_nll(w_logits:np.ndarray, member_probs:np.ndarray, y:np.ndarray)->float:
+    p = np.tensordot(_simplex(w_logits), member_probs, 1)[np.arange(len(y)), y]
     return float(-np.log(np.clip(p, 1e-12, 1)).mean())
 
 def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=None)->np.ndarray:
@@ -410,8 +413,7 @@ def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=Non
     member_probs = np.stack([run_probs(m, val)[0] for m in ens.members])
     y = np.array([ens.classes.index(l) for l in val.label])
     res = minimize(_mixture_nll, np.zeros(len(ens.members)), args=(member_probs, y), method='Nelder-Mead')
-    w = np.exp(res.x - res.x.max())
-    w /= w.sum()
+    w = _simplex(res.x)
     set_ensemble_weights(ens_dir, w)
     return w
 

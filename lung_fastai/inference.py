@@ -7,8 +7,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 
 # %% auto #0
 __all__ = ['ModelFileError', 'read_spec', 'build_model', 'load_run_model', 'KnnGuard', 'store_ood_guard', 'load_ood_guard',
-           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'unpack_inputs', 'pack_prepared', 'mirror_packed',
-           'EnsembleNet', 'EnsemblePredictor', 'make_ensemble', 'set_ensemble_weights', 'model_files',
+           'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'input_shapes', 'unpack_inputs', 'pack_prepared',
+           'mirror_packed', 'EnsembleNet', 'EnsemblePredictor', 'make_ensemble', 'set_ensemble_weights', 'model_files',
            'load_pickled_learner']
 
 # %% ../nbs/06_inference.ipynb #727381c0
@@ -183,10 +183,10 @@ def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
     for s in (progress_bar(chunks) if progress and len(paths) > bs else chunks):
         prepped = [_safe_preprocess(self, p) for p in paths[s:s+bs]]
         ok = [x for x, e in prepped if x is not None]
-        probs, scores = self.outputs(torch.stack(ok), tta) if ok else ([], None)
-        it = iter(zip(probs, scores if scores is not None else [None]*len(probs)))
-        for p, (x, err) in zip(paths[s:s+bs], prepped):
-            rows.append(self.prediction_row(p, *(next(it) if x is not None else (None, None)), err))
+        read = [p for p, (x, e) in zip(paths[s:s+bs], prepped) if x is not None]
+        done = iter(self.prediction_rows(read, *self.outputs(torch.stack(ok), tta)) if ok else [])
+        rows += [next(done) if x is not None else self.prediction_row(p, None, None, err)
+                 for p, (x, err) in zip(paths[s:s+bs], prepped)]
     return pd.DataFrame(rows)
 
 @patch
@@ -209,6 +209,12 @@ def prediction_row(self:Predictor, path, probs, score, error:str='')->dict:
     return dict(path=path, pred=self.classes[i], prob=float(probs[i]),
                 **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
                 **flags, **ood, error='')
+
+@patch
+def prediction_rows(self:Predictor, paths:list, probs:np.ndarray, scores:np.ndarray|None)->list:
+    "The rows of images that were read, from `outputs` (`scores` is `None` when the run has no guard)"
+    scores = scores if scores is not None else [None]*len(probs)
+    return [self.prediction_row(p, pr, s) for p, pr, s in zip(paths, probs, scores)]
 
 
 # %% ../nbs/06_inference.ipynb #10174981
@@ -245,6 +251,10 @@ def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->L
     return Learner(dls, self.model, loss_func=CrossEntropyLossFlat(), metrics=cxr_metrics())
 
 # %% ../nbs/06_inference.ipynb #40e11cf7
+def input_shapes(members:list)->list:
+    "Each member's input shape (3, size, size): how a packed ensemble batch splits"
+    return [(3, m.spec['image_size'], m.spec['image_size']) for m in members]
+
 def unpack_inputs(x:torch.Tensor, shapes:list)->list:
     "Each member's batch from a packed ensemble batch"
     sizes = [int(np.prod(s)) for s in shapes]
@@ -279,8 +289,7 @@ class EnsemblePredictor(Predictor):
         self.members = [Predictor(self.run_dir/m['dir'], device) for m in self.spec['members']]
         self.device, self.model = self.members[0].device, None
         self.weights = np.array([m['weight'] for m in self.spec['members']], dtype=np.float64)
-        shapes = [(3, m.spec['image_size'], m.spec['image_size']) for m in self.members]
-        self.net = EnsembleNet([m.net for m in self.members], shapes, self.weights).to(self.device)
+        self.net = EnsembleNet([m.net for m in self.members], input_shapes(self.members), self.weights).to(self.device)
         self._init_outputs()
 
     def _prepare(self, img): return pack_prepared(self.members, img)

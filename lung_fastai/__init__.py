@@ -9,6 +9,7 @@ Modules:
 - `lung_fastai.evaluate`: Metrics a clinician can trust — per-class sensitivity, specificity, PPV and NPV with bootstrap confidence intervals, calibration before and after temperature scaling — figures, and a self-contained report with a model card.
 - `lung_fastai.gradcam`: Where the model looks: Grad-CAM heatmaps on the original X-ray, and the quantitative checks that keep a plausible picture from passing for evidence.
 - `lung_fastai.inference`: One loader for run folders: every step after training — evaluation, Grad-CAM, prediction, export, serving — reads a model through `Predictor`, so preprocessing can never drift from training.
+- `lung_fastai.lungs`: A lung-field segmenter (a U-Net over a timm encoder, trained with fastai), the lung crop every surface applies to a film before the classifier sees it, and the masks that score a Grad-CAM map inside the lungs on real films.
 - `lung_fastai.tracking`: TensorBoard, MLflow and Weights & Biases, chosen with one switch, local-first: nothing needs a server or an account, and each works against a real one when configured."""
 
 __version__ = "0.1.0"

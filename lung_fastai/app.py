@@ -22,6 +22,7 @@ from .data import check_dataset, is_dicom, load_cxr
 from .inference import Predictor
 from .evaluate import run_temperature
 from .gradcam import overlay
+from .lungs import NoLungsFound
 from .deploy import resolve_model_dir
 
 # %% ../nbs/10b_app.ipynb #df6f6687
@@ -98,7 +99,7 @@ class Review:
         "Grad-CAM of class `cls` (a display name; default the top class) on the original film, as RGB"
         targets = None if cls in (None, '', 'top class') else [self.names.index(cls)]
         cams, _ = self.pred.cams([path], targets=targets)
-        return overlay(path, cams[0], self.pred.spec['resize'])
+        return overlay(self.pred.seen(path), cams[0], self.pred.spec['resize'])
 
 # %% ../nbs/10b_app.ipynb #5d927485
 def model_card_md(review:Review)->str:
@@ -153,6 +154,7 @@ def _analyse(review:Review, path, cls):
                    f"(OOD score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ")
         return (probs, review.cam_overlay(path, cls),
                 f'{ood}Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
+    except NoLungsFound as e: return None, None, f'**Not classified.** {e}: the model only reads lung fields.'
     except UserError as e: return None, None, f'**Cannot read this file.** {e}'
     except Exception as e: return None, None, f'**Cannot read this file.** {type(e).__name__}: {e}'
 

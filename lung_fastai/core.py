@@ -194,6 +194,8 @@ class TrainConfig:
     weight_decay: float = 0.01       # AdamW weight decay
     train_bn: bool = True             # stage 1: keep normalization layers trainable (fastai's default)
     resize: str = 'squish'            # squish | pad | crop
+    region: str = 'film'              # film | crop | mask: the whole film, or only its lungs (page Lung fields)
+    lungs: str|None = None            # lung segmenter run folder for crop/mask (default: the one `lungs train` keeps)
     flip: bool = True                 # random horizontal flip
     norm: str = 'dataset'             # dataset | backbone normalization statistics
     drop_leaks: bool = False          # drop val/test images that duplicate an earlier split's (leakage audit)

@@ -9,7 +9,7 @@ __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RADIOGRAPH
            'find_split_root', 'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset',
            'find_class_root', 'check_class_folders', 'report_dict', 'report_text', 'UnsupportedDicom', 'is_dicom',
            'read_dicom', 'dicom_summary', 'load_cxr', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms', 'cxr_datablock',
-           'cxr_dataloaders', 'split_files', 'labelled_dl']
+           'cxr_dataloaders', 'split_files', 'labelled_dl', 'film_sources']
 
 # %% ../nbs/02_data.ipynb #504f8404
 import os, warnings
@@ -396,3 +396,23 @@ def labelled_dl(dls, report:DataReport, split:str='test', **kwargs):
     files = split_files(report, split)
     if files.empty: raise DataError(f"{report.root}: the {split!r} split has no usable images")
     return dls.test_dl(files, with_labels=True, **kwargs)
+
+# %% ../nbs/02_data.ipynb #1b165ca7
+def _find_manifest(paths:list)->Path|None:
+    "The nearest `manifest.csv` at or up to four folders above the films' common folder"
+    if not len(paths): return None
+    base = Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
+    return next((d/'manifest.csv' for d in [base, *list(base.parents)[:4]] if (d/'manifest.csv').exists()), None)
+
+def film_sources(paths:list, # film paths
+                 manifest:str|Path|None=None)->pd.Series|None: # default: the films' own `manifest.csv`, if any
+    "Each film's source by file name from a manifest (`source`, or `patient_id` as SOURCE:ID); `None` without one"
+    manifest = Path(manifest) if manifest else _find_manifest(list(paths))
+    if manifest is None: return None
+    m = pd.read_csv(manifest)
+    if 'source' in m: src = m.source.astype(str)
+    elif 'patient_id' in m: src = m.patient_id.astype(str).str.split(':').str[0]
+    else: raise DataError(f"{manifest}: no `source` column (nor a `patient_id` written SOURCE:ID) to say where "
+                          "films come from")
+    by_name = dict(zip(m.file.map(lambda f: Path(f).name), src))
+    return pd.Series([by_name.get(Path(p).name, 'unknown') for p in paths], name='source')

@@ -10,8 +10,9 @@ __all__ = ['SENSITIVITY_TARGETS', 'confusion', 'per_class_counts', 'per_class_me
            'bootstrap_ci', 'fit_temperature', 'apply_temperature', 'gated_temperature', 'plot_confusion', 'plot_roc',
            'plot_reliability', 'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci',
            'store_operating_points', 'ood_flagged', 'fit_run_guard', 'ensemble_members', 'data_audit',
-           'fit_operating_points', 'operating_point_metrics', 'fit_ensemble_weights', 'model_card', 'write_report',
-           'run_temperature', 'evaluate_external']
+           'per_source_metrics', 'trained_sources', 'provenance', 'fit_operating_points', 'operating_point_metrics',
+           'fit_ensemble_weights', 'model_card', 'write_report', 'run_temperature', 'evaluate_external', 'auroc_ci',
+           'within_hospital']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, json
@@ -31,6 +32,7 @@ from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_feat
 from markupsafe import Markup
 from .preprocess import leakage_counts
 from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
+from .lungs import read_lung_masks
 
 # %% ../nbs/07_evaluate.ipynb #d51a35bc
 def confusion(y_true, y_pred, n_classes:int)->np.ndarray:
@@ -252,11 +254,13 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
     files, val = split_files(report, split), split_files(report, 'val')
     if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
+    (files, no_lungs), (val, _) = pred.lung_check(files), pred.lung_check(val)   # a lung run reports, never guesses
     probs, y = run_probs(pred, files, tta)
     vprobs, vy = run_probs(pred, val, tta)
     gate = gated_temperature(_logp(vprobs), vy, seed=seed)
     cal = apply_temperature(_logp(probs), gate['temperature'])
     res = _metrics_dict(pred, split, tta, y, probs, cal, gate['temperature'], n_boot, seed) | dict(temperature_fit=gate)
+    res |= provenance(pred, files, y, probs, no_lungs)
     ops = fit_operating_points(vy, vprobs, pred.classes)
     res['operating_points'] = operating_point_metrics(y, probs, ops, pred.classes, n_boot, seed)
     store_operating_points(run_dir, ops)
@@ -336,6 +340,36 @@ def _write_audit(audit:dict, out:Path)->dict:
 def _save_fig(fig, path:Path):
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')
     plt.close(fig)
+
+# %% ../nbs/07_evaluate.ipynb #c5b4fbe4
+def per_source_metrics(y_true, probs:np.ndarray, classes:list, sources)->pd.DataFrame:
+    "Per source of the films: how many, which classes, accuracy with its exact 95 % interval"
+    y, sources, rows = np.asarray(y_true), np.asarray(sources), []
+    for s in sorted(set(sources)):
+        m = sources == s
+        lo, hi = exact_accuracy_ci(y[m], probs[m])
+        rows.append(dict(source=s, n=int(m.sum()), classes=', '.join(sorted({_short(classes[i]) for i in y[m]})),
+                         accuracy=float((probs[m].argmax(1) == y[m]).mean()), ci_low=lo, ci_high=hi))
+    return pd.DataFrame(rows)
+
+def trained_sources(run_dir:str|Path)->set|None:
+    "The sources of a run's training films, where its dataset has a manifest"
+    try: train = split_files(run_dataset(run_dir), 'train')
+    except UserError: return None   # the training data is not on this machine
+    src = film_sources(list(train.path))
+    return None if src is None else set(src)
+
+def provenance(pred, files:pd.DataFrame, y, probs:np.ndarray, no_lungs:pd.DataFrame, seen:set|None=None)->dict:
+    "Per-source accuracy (and in-source vs out-of-source when `seen` sources are given), and films not classified"
+    out = dict(no_lungs=[dict(path=str(r.path), reason=r.reason) for r in no_lungs.itertuples()])
+    src = film_sources(list(files.path))
+    if src is None: return out
+    out['per_source'] = per_source_metrics(y, probs, pred.classes, src).to_dict('records')
+    if seen:
+        inside = src.isin(seen).to_numpy()
+        out['in_source'] = {k: per_source_metrics(y[m], probs[m], pred.classes, ['all'] * int(m.sum()))
+                            .to_dict('records') for k, m in (('in', inside), ('out', ~inside)) if m.any()}
+    return out
 
 # %% ../nbs/07_evaluate.ipynb #3fb533bd
 def _write_outputs(out:Path, pred, files, y, probs, cal, res):
@@ -493,6 +527,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         extra_html=Markup(extra_html), shortcuts=_shortcut_table(res.get('shortcuts'), res),
         model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),
         ensemble=_table(pd.DataFrame(res['ensemble']).set_index('arch')) if res.get('ensemble') else None,
+        per_source=_table(pd.DataFrame(res['per_source']).set_index('source')) if res.get('per_source') else None,
         duplicates_figure=_img_tag(figs/'duplicates.png'))
     return atomic_write_text(out/'report.html', page)
 
@@ -510,14 +545,49 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     files = split_files(report, 'external')
     if files.empty: raise DataError(f"{report.root}: no usable images in its class folders")
     pred = Predictor(run_dir)
+    files, no_lungs = pred.lung_check(files)
     probs, y = run_probs(pred, files, tta)
     t = run_temperature(run_dir)
     cal = apply_temperature(_logp(probs), t)
     res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])
+    res |= provenance(pred, files, y, probs, no_lungs, trained_sources(run_dir))
     # outside data: how much looks foreign
     if pred.guard is not None: res['ood'] = pred.guard.info | dict(eval_flagged=ood_flagged(pred, files.path))
     out = run_dir/'eval'/'external'/Path(report.root).name
     _write_outputs(out, pred, files, y, probs, cal, res)
     write_report(run_dir, res, report, out=out)
+    return res
+
+# %% ../nbs/07_evaluate.ipynb #13f2bd1f
+def auroc_ci(pos:np.ndarray, scores:np.ndarray, n_boot:int=1000, seed:int=0)->dict:
+    "ROC AUC of `scores` for the boolean `pos`, with a 95 % bootstrap CI resampling positives and negatives apart"
+    pos, scores = np.asarray(pos, bool), np.asarray(scores, float)
+    if pos.all() or not pos.any(): return dict(auroc=None, ci95=[None, None], n=len(pos), n_pos=int(pos.sum()))
+    rng, p, n = np.random.default_rng(seed), scores[pos], scores[~pos]
+    lab = np.r_[np.ones(len(p), bool), np.zeros(len(n), bool)]
+    boots = [_roc_auc(lab, np.r_[rng.choice(p, len(p)), rng.choice(n, len(n))]) for _ in range(n_boot)]
+    return dict(auroc=_roc_auc(pos, scores), ci95=[float(np.quantile(boots, .025)), float(np.quantile(boots, .975))],
+                n=len(pos), n_pos=int(pos.sum()))
+
+# %% ../nbs/07_evaluate.ipynb #e4e02017
+def within_hospital(run_dir:str|Path, # a finished 5-class run folder
+                    data:str|Path, # a lung-mask folder whose manifest has `source` and `label` (Tuberculosis, Normal)
+                    split:str='test', n_boot:int=1000, seed:int=0)->dict:
+    "Tuberculosis vs normal inside each hospital of `data`: AUROC of p(tuberculosis) with its CI, per source and overall"
+    films = read_lung_masks(data)
+    if missing := {'source', 'label'} - set(films.columns):
+        raise DataError(f"{data}: its manifest has no {', '.join(sorted(missing))} column for a within-hospital test")
+    films = films[(films.split == split) & films.label.isin(['Tuberculosis', 'Normal'])].reset_index(drop=True)
+    pred = Predictor(run_dir)
+    films, no_lungs = pred.lung_check(films)
+    rows = pred.predict_files(list(films.path), progress=False)
+    tb, p_tb = (films.label == 'Tuberculosis').to_numpy(), rows['p_Tuberculosis'].to_numpy()
+    res = dict(data=str(data), split=split, n_boot=n_boot, overall=auroc_ci(tb, p_tb, n_boot, seed),
+               per_source={s: auroc_ci(tb[m], p_tb[m], n_boot, seed) for s in sorted(set(films.source))
+                           for m in [(films.source == s).to_numpy()]},
+               predicted_as=rows.groupby([films.label.values, rows.pred.values]).size().unstack(fill_value=0)
+                                .to_dict('index'),
+               no_lungs=[dict(path=r.path, reason=r.reason) for r in no_lungs.itertuples()])
+    atomic_write_text(Path(run_dir)/'eval'/'within_hospital.json', json.dumps(res, indent=2))
     return res

@@ -8,7 +8,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/gradcam.html.md"""
 # %% auto #0
 __all__ = ['CAM_METHODS', 'cam_target_layer', 'feature_geometry', 'upsample_cams', 'compute_cams', 'cam_to_original', 'overlay',
            'cam_grid', 'energy_in_mask', 'pointing_hit', 'centre_prior', 'input_masks', 'localization',
-           'kept_after_occluding', 'randomization_check', 'gradcam_run', 'gradcam_files']
+           'lung_view_masks', 'default_segmenter', 'lung_localization', 'kept_after_occluding', 'randomization_check',
+           'gradcam_run', 'gradcam_files']
 
 # %% ../nbs/08_gradcam.ipynb #4296f77b
 import copy, json, math
@@ -26,6 +27,7 @@ from .core import *
 from .data import *
 from .models import get_backbone
 from .inference import Predictor, EnsemblePredictor
+from .lungs import LungSegmenter, lung_box, lungs_home, binary_mask
 from fastcore.basics import patch
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
@@ -177,9 +179,10 @@ def cam_to_original(cam:np.ndarray, orig_wh:tuple, resize:str)->np.ndarray:
     return out
 
 # %% ../nbs/08_gradcam.ipynb #948f1526
-def overlay(path:str|Path, cam:np.ndarray, resize:str='squish', image_weight:float=0.55)->np.ndarray:
-    "The original X-ray at `path` with `cam` as a colour heatmap, as an RGB uint8 array"
-    img = np.asarray(load_cxr(path), dtype=np.float32)/255
+def overlay(path:str|Path|Image.Image, # a film, or the image the model saw (`Predictor.seen`)
+            cam:np.ndarray, resize:str='squish', image_weight:float=0.55)->np.ndarray:
+    "The X-ray at `path` with `cam` as a colour heatmap, as an RGB uint8 array"
+    img = np.asarray(path if isinstance(path, Image.Image) else load_cxr(path), dtype=np.float32)/255
     heat = cam_to_original(cam, (img.shape[1], img.shape[0]), resize)
     return show_cam_on_image(img, heat, use_rgb=True, image_weight=image_weight)
 
@@ -224,6 +227,44 @@ def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     return pd.DataFrame({k: dict(energy=np.mean([energy_in_mask(c, m) for c, m in zip(v, masks)]),
                                  pointing=np.mean([pointing_hit(c, m) for c, m in zip(v, masks)]))
                                  for k, v in maps.items()}).T
+
+# %% ../nbs/08_gradcam.ipynb #b3a7557f
+def _seen_mask(pred:Predictor, mask:np.ndarray, box:tuple|None)->np.ndarray:
+    "A film's lung mask (any resolution) cut to `box` (shares of the film) and resized as the model's input was"
+    from fastai.vision.all import PILMask, Resize
+    from lung_fastai.data import RESIZE_METHODS
+    if box is not None:
+        h, w = mask.shape
+        x0, y0, x1, y1 = box
+        mask = mask[round(y0*h):max(round(y1*h), round(y0*h) + 1), round(x0*w):max(round(x1*w), round(x0*w) + 1)]
+    rs = Resize(pred.spec['image_size'], **RESIZE_METHODS[pred.spec['resize']])
+    return np.asarray(rs(PILMask.create(mask.astype(np.uint8)), split_idx=1)) > 0
+
+def lung_view_masks(pred:Predictor, paths:list, # films the run can classify (see `Predictor.lung_check`)
+                    seg:LungSegmenter|None=None, # for whole-film runs; lung runs use their own segmenter
+                    truth:list|None=None)->np.ndarray: # hand-drawn lung mask files, one per film (optional)
+    "Boolean lung masks at the model's input size, in the coordinates of what the model saw"
+    seg = pred.lungs.seg if pred.lungs is not None else seg
+    if seg is None and truth is None: raise ValueError('lung_view_masks needs a segmenter or hand-drawn masks')
+    predicted = seg.masks([load_cxr(p) for p in paths]) if seg is not None else [None]*len(paths)
+    masks = [binary_mask(t).astype(bool) for t in truth] if truth is not None else predicted
+    boxes = [lung_box(m, pred.lungs.margin) if pred.lungs is not None else None for m in predicted]
+    return np.stack([_seen_mask(pred, m, b) for m, b in zip(masks, boxes)])
+
+def default_segmenter()->LungSegmenter|None:
+    "The segmenter `lung-fastai lungs train` keeps, if there is one"
+    return LungSegmenter(lungs_home(), device='cpu') if (lungs_home()/'model.json').exists() else None
+
+def lung_localization(pred:Predictor, files:pd.DataFrame, # films with `path` and `label`
+                      seg:LungSegmenter|None=None, truth:list|None=None, method:str='gradcam',
+                      seed:int=0, maps:np.ndarray|None=None)->dict: # the films' maps, if already computed
+    "Grad-CAM energy inside the lungs and pointing hits, per true class and overall, beside centre-prior and random maps"
+    maps = pred.cams(list(files.path), method=method)[0] if maps is None else maps
+    masks = lung_view_masks(pred, list(files.path), seg, truth)
+    labels = files.label.to_numpy()
+    per = {c: localization(maps[labels == c], masks[labels == c], seed).to_dict('index') for c in sorted(set(labels))}
+    return dict(all=localization(maps, masks, seed).to_dict('index'), per_class=per, n_images=len(files),
+                masks='hand-drawn' if truth is not None else 'segmenter')
 
 # %% ../nbs/08_gradcam.ipynb #fd46f07f
 def kept_after_occluding(pred:Predictor, x:torch.Tensor, # preprocessed batch (N, 3, H, W)
@@ -275,14 +316,16 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     run_dir = Path(run_dir)
     out = run_dir/'cam'
     pred = Predictor(run_dir, device='cpu')
+    files, no_lungs = pred.lung_check(files)
     pick = files.groupby('label').head(n_per_class).sort_values('label', kind='stable').reset_index(drop=True)
     x = torch.stack([pred.preprocess(p) for p in pick.path])   # once: for the maps and for the randomization check
     maps, probs = pred.cams_for_batch(x, method=method)
-    for p, c in zip(pick.path, maps):
-        _save_png(overlay(p, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
+    seen = [pred.seen(p) for p in pick.path]   # a lung run's maps cover its crops, not the whole films
+    for p, im, c in zip(pick.path, seen, maps):
+        _save_png(overlay(im, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
     titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}'
               for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
-    fig = cam_grid(list(pick.path), maps, titles, pred.spec['resize'], ncols=n_per_class)
+    fig = cam_grid(seen, maps, titles, pred.spec['resize'], ncols=n_per_class)
     with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
     summary = dict(method=method, n_images=len(pick))
@@ -295,6 +338,10 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     if mps:
         summary['localization'] = localization(maps[(pick.label != 'Normal').values], input_masks(pred, mps),
                                                seed).to_dict('index')
+    seg = None if pred.lungs is not None else default_segmenter()
+    if pred.lungs is not None or seg is not None:   # real films have no lesion masks, but they have lungs
+        summary['lungs'] = lung_localization(pred, pick, seg, method=method, seed=seed, maps=maps)
+    summary['no_lungs'] = [dict(path=r.path, reason=r.reason) for r in no_lungs.itertuples()]
     atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))
     return summary
 
@@ -315,7 +362,7 @@ def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None,
     df['target'], df['overlay'] = '', ''
     for i, t, m in zip(ok, targets, maps):
         dst = out/f'{Path(df.path[i]).stem}_{method}.png'
-        _save_png(overlay(df.path[i], m, pred.spec['resize']), dst)
+        _save_png(overlay(pred.seen(df.path[i]), m, pred.spec['resize']), dst)
         df.loc[i, ['target', 'overlay']] = [pred.classes[t], str(dst)]
     atomic_write_text(out/'gradcam.csv', df.to_csv(index=False))
     return df

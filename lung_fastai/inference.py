@@ -26,6 +26,7 @@ from .core import *
 from .data import *
 from .data import RESIZE_METHODS
 from .models import cxr_metrics, prune_unused_head
+from .lungs import LungRegion, lung_region_files
 from fastcore.basics import patch
 
 # %% ../nbs/06_inference.ipynb #5d6159df
@@ -44,6 +45,9 @@ def read_spec(run_dir:str|Path)->dict:
     spec = json.loads((run_dir/'model.json').read_text())
     if spec.get('format') != 'lung_fastai.model/1':
         raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
+    if spec.get('kind') == 'lungs':
+        raise ModelFileError(f"{run_dir} is a lung segmenter, not a classifier: pass it to `train --lungs` or "
+                             "`lung-fastai lungs predict`")
     if spec.get('kind') == 'ensemble':
         for m in spec['members']: read_spec(run_dir/m['dir'])
     else: _require(run_dir, 'model.safetensors')
@@ -119,6 +123,8 @@ class Predictor:
         self._resize = Resize(self.spec['image_size'], **RESIZE_METHODS[self.spec['resize']])
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+        region = self.spec.get('region', 'film')   # runs from before the lungs page are whole-film runs
+        self.lungs = None if region == 'film' else LungRegion(self.run_dir/'lungs', region, self.spec['lung_margin'])
         self._init_outputs()
 
     def _init_outputs(self):
@@ -143,7 +149,14 @@ def preprocess(self:Predictor, src)->torch.Tensor:
     return self._prepare(PILCXR.create(src))
 
 @patch
+def seen(self:Predictor, src)->PILCXR:
+    "The film as the model sees it before resizing: its lung region for a lung run, else the film itself"
+    img = PILCXR.create(src)
+    return img if self.lungs is None else PILCXR(self.lungs(img))
+
+@patch
 def _prepare(self:Predictor, img:PILCXR)->torch.Tensor:
+    if self.lungs is not None: img = PILCXR(self.lungs(img))   # NoLungsFound: an error row on every surface
     img = self._resize(img, split_idx=1)
     x = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1)/255.
     return (x - self._mean)/self._std
@@ -219,8 +232,8 @@ def prediction_rows(self:Predictor, paths:list, probs:np.ndarray, scores:np.ndar
 
 # %% ../nbs/06_inference.ipynb #10174981
 def batch_features(pred:Predictor, paths:list, bs:int=32)->torch.Tensor:
-    "Pooled body features of images (paths of a checked dataset), in batches"
-    paths = list(paths)
+    "Pooled body features of images (paths of a checked dataset), in batches; films without plausible lungs skipped"
+    paths = list(paths) if pred.lungs is None else list(pred.lung_check(pd.DataFrame(dict(path=list(paths))))[0].path)
     batches = (torch.stack([pred.preprocess(p) for p in paths[s:s+bs]]) for s in range(0, len(paths), bs))
     return torch.cat([pred.features(x) for x in batches])
 
@@ -240,12 +253,29 @@ def fit_ood_guard(pred:Predictor, train_paths:list, val_paths:list,
                       val_flagged=float((val > guard.threshold).mean()), features='pooled body features')
     return guard
 
+# %% ../nbs/06_inference.ipynb #68835537
+@patch
+def lung_check(self:Predictor, files:pd.DataFrame)->tuple:
+    "(rows of `files` whose films have plausible lungs, the other rows with a `reason`); all kept for whole-film runs"
+    if self.lungs is None: return files, files.iloc[:0].assign(reason='')
+    kept, dropped = lung_region_files(files, self.lungs)
+    return files[files.path.isin(set(kept.film))], dropped
+
+def _lung_regions_of(pred:Predictor, files:pd.DataFrame)->pd.DataFrame:
+    "`files` with each film's path replaced by its cached lung region (exactly what `_prepare` computes)"
+    kept, dropped = lung_region_files(files, pred.lungs)
+    if len(dropped):
+        raise DataError(f"{len(dropped)} film(s) have no plausible lungs, e.g. {dropped.path.iloc[0]}: "
+                        "leave them out first (`Predictor.lung_check`)")
+    return kept
+
 # %% ../nbs/06_inference.ipynb #7283282b
 @patch
 def learner(self:Predictor, files:pd.DataFrame, bs:int=32, num_workers:int=0)->Learner:
     "A fastai `Learner` whose validation set is the labelled `files` (columns path, label)"
     # fastai needs a non-empty training set to set up its transforms: the same files serve (TTA augments them)
     files = pd.concat([files.assign(split='train'), files.assign(split='val')], ignore_index=True)
+    if self.lungs is not None: files = _lung_regions_of(self, files)
     dblock = cxr_datablock(files, self.spec['image_size'], self.spec['norm_stats'], self.spec['resize'], flip=True)
     dls = dblock.dataloaders(files, bs=bs, num_workers=num_workers, device=self.device)
     return Learner(dls, self.model, loss_func=CrossEntropyLossFlat(), metrics=cxr_metrics())
@@ -287,12 +317,16 @@ class EnsemblePredictor(Predictor):
     def __init__(self, run_dir:str|Path, device=None):
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         self.members = [Predictor(self.run_dir/m['dir'], device) for m in self.spec['members']]
-        self.device, self.model = self.members[0].device, None
+        self.device, self.model, self.lungs = self.members[0].device, None, None   # members crop their own films
         self.weights = np.array([m['weight'] for m in self.spec['members']], dtype=np.float64)
         self.net = EnsembleNet([m.net for m in self.members], input_shapes(self.members), self.weights).to(self.device)
         self._init_outputs()
 
     def _prepare(self, img): return pack_prepared(self.members, img)
+    def lung_check(self, files):
+        "Films every member can classify, and the others with a member's reason"
+        dropped = pd.concat([m.lung_check(files)[1] for m in self.members]).drop_duplicates('path')
+        return files[~files.path.isin(set(dropped.path))], dropped
     def _mirror(self, x): return mirror_packed(x, self.net.shapes)
     def learner(self, *args, **kwargs):
         raise ModelFileError(f"{self.run_dir} is an ensemble: it has no single fastai Learner (use predict_files)")
@@ -358,6 +392,8 @@ def model_files(run_dir:str|Path)->list:
     files = ['model.json', 'ood.safetensors']
     members = [f"{m['dir']}/{f}" for m in spec.get('members', []) for f in ('model.json', 'model.safetensors')]
     files += members or ['model.safetensors']
+    files += [f"{d}lungs/{f}" for d in [''] + [f"{m['dir']}/" for m in spec.get('members', [])]
+              for f in ('model.json', 'model.safetensors')]
     return [f for f in files if (run_dir/f).exists()]
 
 # %% ../nbs/06_inference.ipynb #257e825f

@@ -6,8 +6,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/train.html.md"""
 
 # %% auto #0
 __all__ = ['StageLRs', 'norm_param_names', 'rng_state', 'set_rng_state', 'unwrap', 'save_checkpoint', 'load_checkpoint',
-           'save_weights', 'RunFolder', 'model_spec', 'save_model', 'RestoreRNG', 'train', 'distributed_ctx',
-           'InterruptAfter']
+           'save_weights', 'RunFolder', 'model_spec', 'save_model', 'RestoreRNG', 'lung_inputs', 'train',
+           'distributed_ctx', 'InterruptAfter']
 
 # %% ../nbs/05_train.ipynb #93e3fbb7
 import json, random, warnings
@@ -27,6 +27,7 @@ from .data import *
 from .preprocess import dataset_fingerprint, drop_leaks
 from .audit import find_duplicates
 from .models import *
+from .lungs import LUNG_MARGIN, REGIONS, LungRegion, copy_lungs, lung_region_report, lungs_home
 
 # %% ../nbs/05_train.ipynb #bf4ac1d7
 class StageLRs(Callback):
@@ -192,7 +193,7 @@ def model_spec(learn, cfg:TrainConfig, report:DataReport|None=None)->dict:
                 display_names=[display_name(c) for c in learn.dls.vocab],
                 image_size=cfg.size, resize=cfg.resize, norm_stats=[list(map(float, s)) for s in learn.dls.norm_stats],
                 gray_to_rgb=True, head=dict(concat_pool=True, lin_ftrs=None, ps=0.5, first_bn=True),
-                removed_modules=getattr(learn, 'removed_modules', []),
+                removed_modules=getattr(learn, 'removed_modules', []), region=cfg.region, lung_margin=LUNG_MARGIN,
                 data_fingerprint=dataset_fingerprint(report.files) if report is not None else None)
 
 def save_model(learn, run_dir:Path, cfg:TrainConfig, report=None)->Path:
@@ -243,6 +244,18 @@ def _restore(learn, run_dir:Path, freeze_epochs:int):
     learn.run_folder.best = json.loads(best.read_text())[learn.cfg.monitor] if best.exists() else None
     return start
 
+# %% ../nbs/05_train.ipynb #6c2c01de
+def lung_inputs(report:DataReport, cfg:TrainConfig, run_dir:Path)->DataReport:
+    "The dataset `cfg.region` asks for: the films as they are, or each replaced by its cached lung region"
+    if cfg.region not in REGIONS: raise ConfigError(f"`region` must be one of {', '.join(REGIONS)}, got {cfg.region!r}")
+    if cfg.region == 'film': return report
+    seg = run_dir/'lungs'
+    if not (seg/'model.json').exists(): copy_lungs(cfg.lungs or lungs_home(), seg)
+    cropped = lung_region_report(report, LungRegion(seg, cfg.region, LUNG_MARGIN), progress=False)
+    if dropped := len(report.files) - len(cropped.files):
+        warnings.warn(f"{dropped} film(s) without plausible lungs left out of training (see the report's problems)")
+    return cropped
+
 # %% ../nbs/05_train.ipynb #1d83c110
 def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
           report:DataReport|None=None, # a validated dataset; default: `check_dataset(resolve_dataset(cfg.data))`
@@ -261,6 +274,7 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
     report = report or check_dataset(resolve_dataset(cfg.data))
     if cfg.drop_leaks: report = drop_leaks(report, find_duplicates(report, cfg.dedup))
     if is_main_process(): save_config(cfg, run_dir/'config.yaml')
+    report = lung_inputs(report, cfg, run_dir)
     set_seed(cfg.seed)
     dls = backbone_dataloaders(report, cfg)
     learn = cxr_learner(dls, cfg, cbs=list(cbs or []))

@@ -14,6 +14,7 @@ from .data import *
 from .preprocess import *
 from .models import *
 from .audit import *
+from .lungs import *
 from .train import *
 from .inference import *
 from .evaluate import *

@@ -335,7 +335,8 @@ def _write_cams(pred, df, out):
     maps, _ = pred.cams(list(ok.path))
     for p, m in zip(ok.path, maps):
         dst = Path(out)/f'{Path(p).stem}_cam.png'
-        with atomic_path(dst) as tmp: Image.fromarray(overlay(p, m, pred.spec['resize'])).save(tmp, format='PNG')
+        img = overlay(pred.seen(p), m, pred.spec['resize'])   # a lung run's map covers its crop
+        with atomic_path(dst) as tmp: Image.fromarray(img).save(tmp, format='PNG')
     print(f'{len(ok)} Grad-CAM overlays written to {out}')
 
 @command
@@ -370,8 +371,19 @@ def _print_headline(res:dict):
     if res.get('ensemble'):
         print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
 
+def _print_within(res:dict):
+    print(f"Tuberculosis vs normal within each hospital ({res['data']}, {res['split']} split):")
+    for s, r in [*res['per_source'].items(), ('all', res['overall'])]:
+        ci = f"{r['auroc']:.3f}  (95% CI {r['ci95'][0]:.3f}–{r['ci95'][1]:.3f})" if r['auroc'] is not None else ''
+        auc = ci or 'n/a (one class only)'
+        print(f"  {s:12s} n={r['n']:<4d} AUROC of p(TB) {auc}")
+    if res['no_lungs']: print(f"  {len(res['no_lungs'])} film(s) not classified: no plausible lungs")
+
 def _evaluate(a):
-    from lung_fastai.evaluate import evaluate_run
+    from lung_fastai.evaluate import evaluate_run, within_hospital
+    if a.within_hospital:
+        res = within_hospital(a.run_dir, a.within_hospital, n_boot=a.n_boot)
+        return _print_json(res) if a.json else _print_within(res)
     res = evaluate_run(a.run_dir, data=a.data, split=a.split, tta=a.tta, n_boot=a.n_boot)
     _print_json(res) if a.json else _print_headline(res)
 
@@ -384,8 +396,65 @@ def _evaluate_cmd(sub):
     p.add_argument('--split', default='test', choices=['test', 'val'], help='split to evaluate (default: %(default)s)')
     p.add_argument('--tta', action='store_true', help='test-time augmentation')
     p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the CIs (default: %(default)s)')
+    p.add_argument('--within-hospital', metavar='DIR',
+                   help='instead: tuberculosis vs normal inside each hospital of a lung-mask folder')
     p.add_argument('--json', action='store_true', help=_JSON)
     p.set_defaults(run=_evaluate)
+
+# %% ../nbs/11_cli.ipynb #f9db8dca
+def _lungs_train(a):
+    from lung_fastai.lungs import train_lungs
+    out = train_lungs(a.data, a.out, arch=a.arch, size=a.size, epochs=a.epochs, freeze_epochs=a.freeze_epochs,
+                      lr=a.lr, bs=a.bs, pretrained=a.pretrained, weights=a.weights, seed=a.seed)
+    print(f"Lung segmenter: {out} (val Dice {json.loads((out/'model.json').read_text())['val_dice']:.3f})")
+
+def _lungs_predict(a):
+    from lung_fastai.lungs import predict_lungs
+    df = predict_lungs(a.run_dir, expand_inputs(a.inputs), a.out, bs=a.bs)
+    print(f"{int(df.error.eq('').sum())} masks written to {a.out} (masks.csv, sheet.png); "
+          f"{int(df.problem.ne('').sum())} without plausible lungs, {int(df.error.ne('').sum())} unreadable")
+    return 0 if df.error.eq('').all() else 1
+
+def _lungs_score(a):
+    from lung_fastai.lungs import LungSegmenter, read_lung_masks, score_lungs
+    films = read_lung_masks(a.data)
+    s = score_lungs(LungSegmenter(a.run_dir), films[films.split == a.split], n_boot=a.n_boot)
+    if a.json: return _print_json({k: s[k] for k in ('dice', 'iou', 'implausible')})
+    for k in ('dice', 'iou'):
+        print(f"{k:5s} {s[k]['mean']:.4f}  (95% CI {s[k]['ci95'][0]:.4f}–{s[k]['ci95'][1]:.4f}, {s[k]['n']} films)")
+    print(f"implausible masks: {s['implausible']}")
+
+@command
+def _lungs_cmd(sub):
+    g = sub.add_parser('lungs', help='the lung-field segmenter: train, predict masks, score').add_subparsers(
+        dest='lungs_command', metavar='COMMAND', required=True)
+    p = g.add_parser('train', help='train a segmenter on a lung-mask folder (images/, masks/, manifest.csv)')
+    p.add_argument('--data', required=True, help='lung-mask folder (e.g. ../shared/data/lung-masks)')
+    p.add_argument('--out', help='run folder (default: where `train --region crop` looks: $LUNG_FASTAI_HOME/lungs)')
+    p.add_argument('--arch', default='efficientnet_lite0', help='encoder, a registry key (default: %(default)s)')
+    for flag, tp, default, h in [('--size', int, 160, 'input size in pixels'),
+                                 ('--epochs', int, 8, 'whole-network epochs'),
+                                 ('--freeze-epochs', int, 1, 'encoder-frozen epochs first'),
+                                 ('--lr', float, 3e-3, 'learning rate'), ('--bs', int, 16, 'batch size'),
+                                 ('--seed', int, 42, 'random seed')]:
+        p.add_argument(flag, type=tp, default=default, help=f'{h} (default: %(default)s)')
+    p.add_argument('--pretrained', action=argparse.BooleanOptionalAction, default=True,
+                   help='start the encoder from ImageNet weights (default: %(default)s)')
+    p.add_argument('--weights', help='local encoder weights (offline)')
+    p.set_defaults(run=_lungs_train)
+    p = g.add_parser('predict', help='one mask PNG per film, masks.csv and a contact sheet')
+    p.add_argument('run_dir', help='segmenter run folder')
+    p.add_argument('inputs', nargs='+', help='images or folders')
+    p.add_argument('--out', required=True, help='folder for the masks')
+    p.add_argument('--bs', type=int, default=16, help='batch size (default: %(default)s)')
+    p.set_defaults(run=_lungs_predict)
+    p = g.add_parser('score', help='Dice and IoU with CIs against hand-drawn masks')
+    p.add_argument('run_dir', help='segmenter run folder')
+    p.add_argument('--data', required=True, help='lung-mask folder')
+    p.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='(default: %(default)s)')
+    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples (default: %(default)s)')
+    p.add_argument('--json', action='store_true', help=_JSON)
+    p.set_defaults(run=_lungs_score)
 
 # %% ../nbs/11_cli.ipynb #ffc5672a
 def _gradcam(a):

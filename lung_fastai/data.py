@@ -415,4 +415,6 @@ def film_sources(paths:list, # film paths
     else: raise DataError(f"{manifest}: no `source` column (nor a `patient_id` written SOURCE:ID) to say where "
                           "films come from")
     by_name = dict(zip(m.file.map(lambda f: Path(f).name), src))
-    return pd.Series([by_name.get(Path(p).name, 'unknown') for p in paths], name='source')
+    # the pre-resize cache saves `x.jpeg` as `x.jpeg.png`: a cached film keeps its source
+    name = lambda p: Path(p).name if Path(p).name in by_name else Path(p).name.removesuffix('.png')
+    return pd.Series([by_name.get(name(p), 'unknown') for p in paths], name='source')

@@ -22,6 +22,7 @@ from .tracking import default_tracking_uri
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from .lungs import NoLungsFound
 
 # %% ../nbs/10a_deploy.ipynb #4c6fa06d
 def _bad(msg): return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
@@ -49,6 +50,7 @@ class LungCXRModel(mlflow.pyfunc.PythonModel):
         xs = []
         for i, src in enumerate(self._inputs(model_input)):
             try: xs.append(self.predictor.preprocess(src))
+            except NoLungsFound as e: raise _bad(f"row {i}: not classified, {e}") from None
             except Exception as e: raise _bad(f"row {i}: not a readable image ({type(e).__name__}: {e})") from None
         if not xs: return pd.DataFrame(columns=['pred', 'prob'] + [f'p_{c}' for c in self.predictor.classes])
         rows = self.predictor.prediction_rows([''] * len(xs), *self.predictor.outputs(torch.stack(xs)))

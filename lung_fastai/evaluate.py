@@ -574,7 +574,7 @@ def auroc_ci(pos:np.ndarray, scores:np.ndarray, n_boot:int=1000, seed:int=0)->di
 def within_hospital(run_dir:str|Path, # a finished 5-class run folder
                     data:str|Path, # a lung-mask folder whose manifest has `source` and `label` (Tuberculosis, Normal)
                     split:str='test', n_boot:int=1000, seed:int=0)->dict:
-    "Tuberculosis vs normal inside each hospital of `data`: AUROC of p(tuberculosis) with its CI, per source and overall"
+    "Tuberculosis vs normal inside each hospital of `data`: AUROC of p(TB) with its CI, per source and overall"
     films = read_lung_masks(data)
     if missing := {'source', 'label'} - set(films.columns):
         raise DataError(f"{data}: its manifest has no {', '.join(sorted(missing))} column for a within-hospital test")

@@ -258,7 +258,7 @@ def default_segmenter()->LungSegmenter|None:
 def lung_localization(pred:Predictor, files:pd.DataFrame, # films with `path` and `label`
                       seg:LungSegmenter|None=None, truth:list|None=None, method:str='gradcam',
                       seed:int=0, maps:np.ndarray|None=None)->dict: # the films' maps, if already computed
-    "Grad-CAM energy inside the lungs and pointing hits, per true class and overall, beside centre-prior and random maps"
+    "Grad-CAM energy inside the lungs and pointing hits, per true class and overall, beside centre prior and random"
     maps = pred.cams(list(files.path), method=method)[0] if maps is None else maps
     masks = lung_view_masks(pred, list(files.path), seg, truth)
     labels = files.label.to_numpy()

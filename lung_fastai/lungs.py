@@ -10,9 +10,9 @@ __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_ma
            'lung_dataloaders', 'LungLoss', 'mask_facts', 'plausible_ranges', 'lung_problem', 'lungs_home', 'save_lungs',
            'train_lungs', 'clean_mask', 'LungsFileError', 'read_lungs_spec', 'LungSegmenter', 'copy_lungs', 'dice_iou',
            'mean_ci', 'score_lungs', 'NoLungsFound', 'lung_box', 'lung_region', 'LungRegion', 'region_cache_dir',
-           'lung_region_files', 'lung_region_report']
+           'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs']
 
-# %% ../nbs/04b_lungs.ipynb #c0ee5beb
+# %% ../nbs/04b_lungs.ipynb #cb101458
 import hashlib, json, shutil
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,15 +21,16 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 from scipy import ndimage
-from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, IndexSplitter, Resize, ResizeMethod, Normalize, Learner,
-                               aug_transforms, imagenet_stats, CrossEntropyLossFlat, DiceLoss, Dice, JaccardCoeff, params)
+from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, IndexSplitter, Resize, ResizeMethod, Normalize,
+                               Learner, aug_transforms, imagenet_stats, CrossEntropyLossFlat, DiceLoss, Dice,
+                               JaccardCoeff, params)
 from fastprogress.fastprogress import progress_bar
 from safetensors.torch import load_file, save_file
 from .core import *
 from .data import *
 from .models import get_backbone, weights_kwargs
 
-# %% ../nbs/04b_lungs.ipynb #418ecbba
+# %% ../nbs/04b_lungs.ipynb #e4bd61e8
 def read_lung_masks(root:str|Path)->pd.DataFrame: # a folder holding `images/`, `masks/`, `manifest.csv`
     "The manifest of a lung-mask folder with each film's `path` and `mask`, checked"
     root = Path(root).expanduser()
@@ -47,7 +48,7 @@ def read_lung_masks(root:str|Path)->pd.DataFrame: # a folder holding `images/`, 
         raise DataError(f"{man}: {len(absent)} listed file(s) missing, e.g. {absent[0]}")
     return df
 
-# %% ../nbs/04b_lungs.ipynb #8f15f4be
+# %% ../nbs/04b_lungs.ipynb #07120912
 def _conv_bn(ci:int, co:int):
     return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU(inplace=True))
 
@@ -71,7 +72,7 @@ class LungUNet(nn.Module):
             y = step(torch.cat([F.interpolate(y, size=skip.shape[-2:]), skip], 1))
         return F.interpolate(self.head(y), size=x.shape[-2:], mode='bilinear', align_corners=False)
 
-# %% ../nbs/04b_lungs.ipynb #6514d0a0
+# %% ../nbs/04b_lungs.ipynb #3f4b7ef9
 LUNG_CODES = ['background', 'lung']
 
 def binary_mask(path:str|Path)->np.ndarray:
@@ -99,7 +100,7 @@ class LungLoss(nn.Module):
     def decodes(self, x): return x.argmax(dim=1)
     def activation(self, x): return F.softmax(x, dim=1)
 
-# %% ../nbs/04b_lungs.ipynb #8503afbc
+# %% ../nbs/04b_lungs.ipynb #dd1adb0b
 def mask_facts(mask:np.ndarray)->dict:
     "A lung mask's area and bounding box as shares of the film"
     ys, xs = np.nonzero(mask)
@@ -120,7 +121,7 @@ def lung_problem(mask:np.ndarray, ranges:dict)->str:
            if not lo <= facts[k] <= hi]
     return f"no plausible lungs found: lung {', '.join(bad)}" if bad else ''
 
-# %% ../nbs/04b_lungs.ipynb #c2dfd6ee
+# %% ../nbs/04b_lungs.ipynb #84e51c5f
 LUNGS_FORMAT = 'lung_fastai.model/1'
 
 def lungs_home()->Path:
@@ -139,13 +140,13 @@ def save_lungs(model:LungUNet, out:str|Path, spec:dict)->Path:
     atomic_write_text(out/'model.json', json.dumps(spec, indent=2))
     return out
 
-# %% ../nbs/04b_lungs.ipynb #f3bda3d8
+# %% ../nbs/04b_lungs.ipynb #d3fc09c4
 def _lung_splitter(m:LungUNet): return [params(m.encoder), params(m.decoder) + params(m.head)]
 
 def train_lungs(data:str|Path, # a lung-mask folder (`images/`, `masks/`, `manifest.csv`)
                 out:str|Path|None=None, # run folder to write (default: `lungs_home()`)
                 arch:str='efficientnet_lite0', # encoder: a registry key (see `lung-fastai archs`)
-                size:int=224, # input size in pixels (square, squished)
+                size:int=160, # input size in pixels (square, squished)
                 epochs:int=8, # whole-network epochs
                 freeze_epochs:int=1, # encoder-frozen epochs first
                 lr:float=3e-3, # learning rate (fastai's `fine_tune` halves it for stage 2)
@@ -168,7 +169,7 @@ def train_lungs(data:str|Path, # a lung-mask folder (`images/`, `masks/`, `manif
                 freeze_epochs=freeze_epochs, lr=lr, seed=seed, pretrained=pretrained, val_dice=float(val[1]))
     return save_lungs(learn.model, out or lungs_home(), spec)
 
-# %% ../nbs/04b_lungs.ipynb #3b32754e
+# %% ../nbs/04b_lungs.ipynb #ff2245fb
 def clean_mask(mask:np.ndarray, keep:int=2)->np.ndarray:
     "The `keep` largest connected regions of a boolean mask, holes filled: two lungs, no stray blobs"
     labels, n = ndimage.label(mask)
@@ -190,7 +191,7 @@ def read_lungs_spec(run_dir:str|Path)->dict:
     if spec.get('kind') != 'lungs': raise LungsFileError(f"{f}: kind {spec.get('kind')!r}, not a lung segmenter")
     return spec
 
-# %% ../nbs/04b_lungs.ipynb #87a3fde3
+# %% ../nbs/04b_lungs.ipynb #c82e8a2b
 class LungSegmenter:
     "A lung-field segmenter loaded from its run folder: films in, cleaned boolean masks at its input size out"
     def __init__(self, run_dir:str|Path, device=None):
@@ -219,7 +220,7 @@ class LungSegmenter:
         "Cleaned boolean lung masks of films at the segmenter's input size"
         return [clean_mask(p > 0.5) for p in self.probs(imgs)]
 
-# %% ../nbs/04b_lungs.ipynb #55cc5bd6
+# %% ../nbs/04b_lungs.ipynb #0cd401b2
 def copy_lungs(src:str|Path, # a segmenter run folder
                dst:str|Path)->Path: # where to put its copy (e.g. `<run>/lungs`)
     "Copy a segmenter's `model.json` and `model.safetensors` to `dst`, atomically; return `dst`"
@@ -233,7 +234,7 @@ def copy_lungs(src:str|Path, # a segmenter run folder
     tmp.rename(dst)
     return dst
 
-# %% ../nbs/04b_lungs.ipynb #6b9571f2
+# %% ../nbs/04b_lungs.ipynb #9289e310
 def dice_iou(pred:np.ndarray, truth:np.ndarray)->tuple:
     "Dice and IoU of two boolean masks (both 1 when both are empty)"
     inter, total = np.logical_and(pred, truth).sum(), pred.sum() + truth.sum()
@@ -246,7 +247,7 @@ def mean_ci(values, n_boot:int=2000, seed:int=0)->dict:
     boots = np.random.default_rng(seed).choice(v, (n_boot, len(v))).mean(1)
     return dict(mean=float(v.mean()), ci95=[float(np.quantile(boots, .025)), float(np.quantile(boots, .975))], n=len(v))
 
-# %% ../nbs/04b_lungs.ipynb #0d63c2f0
+# %% ../nbs/04b_lungs.ipynb #fd8c5721
 def _at_size(prob:np.ndarray, hw:tuple)->np.ndarray:
     "A probability map squished to (h, w), bilinear"
     return np.asarray(Image.fromarray(prob.astype(np.float32)).resize(hw[::-1], Image.Resampling.BILINEAR))
@@ -266,7 +267,7 @@ def score_lungs(seg:LungSegmenter, files:pd.DataFrame, # rows with `path` and `m
     return dict(dice=mean_ci(per_film.dice, n_boot, seed), iou=mean_ci(per_film.iou, n_boot, seed),
                 implausible=int((per_film.problem != '').sum()), per_film=per_film)
 
-# %% ../nbs/04b_lungs.ipynb #947a342c
+# %% ../nbs/04b_lungs.ipynb #dffb38f8
 REGIONS = ('film', 'crop', 'mask')
 
 class NoLungsFound(UserError, ValueError):
@@ -294,7 +295,7 @@ def lung_region(img:Image.Image, # the film as `load_cxr` opens it
     x0, y0, x1, y1 = lung_box(mask, margin)
     return img.crop((round(x0*w), round(y0*h), max(round(x1*w), round(x0*w) + 1), max(round(y1*h), round(y0*h) + 1)))
 
-# %% ../nbs/04b_lungs.ipynb #79039d1c
+# %% ../nbs/04b_lungs.ipynb #a212dd7a
 LUNG_MARGIN = 0.1   # of the lungs' bounding box, each side: keeps the costophrenic angles and apices in a crop
 
 class LungRegion:
@@ -318,7 +319,7 @@ class LungRegion:
         if why: raise NoLungsFound(why)
         return region
 
-# %% ../nbs/04b_lungs.ipynb #c415ef6e
+# %% ../nbs/04b_lungs.ipynb #e0928796
 def region_cache_dir(region:LungRegion)->Path:
     "Where the lung regions of films are cached for `region` (per segmenter weights, region and margin)"
     return data_home()/'lungs'/region.seg.spec['weights_sha256'][:16]/f'{region.region}-{region.margin:g}'
@@ -352,3 +353,50 @@ def lung_region_report(report:DataReport, region:LungRegion, progress:bool=False
     kept, dropped = lung_region_files(report.files, region, progress=progress)
     problems = [Problem(r.path, r.reason, fatal=False) for r in dropped.itertuples()]
     return DataReport(report.root, kept, list(report.problems) + problems)
+
+# %% ../nbs/04b_lungs.ipynb #c9709fe3
+def lung_sheet(imgs:list, masks:list, titles:list, ncols:int=6):
+    "A contact sheet: each film with its lung mask's outline"
+    import matplotlib.pyplot as plt
+    nrows = max(1, int(np.ceil(len(imgs)/ncols)))
+    fig, axs = plt.subplots(nrows, ncols, figsize=(2.2*ncols, 2.4*nrows), squeeze=False)
+    for ax in axs.flat: ax.axis('off')
+    for ax, im, m, t in zip(axs.flat, imgs, masks, titles):
+        ax.imshow(np.asarray(im)[..., 0], cmap='gray')
+        ax.contour(np.asarray(Image.fromarray(m.astype(np.uint8)*255).resize(im.size)) > 127, colors='lime',
+                   linewidths=0.8)
+        ax.set_title(t, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+def predict_lungs(run_dir:str|Path, # a segmenter run folder
+                  paths:list, # film files
+                  out:str|Path, # folder for `STEM.png` masks, `masks.csv` and `sheet.png`
+                  bs:int=16, sheet:bool=True, max_sheet:int=36)->pd.DataFrame:
+    "Lung masks of films at their own resolution, a CSV with area and plausibility, and a contact sheet"
+    import matplotlib.pyplot as plt
+    seg, out, rows, shown = LungSegmenter(run_dir), Path(out), [], []
+    out.mkdir(parents=True, exist_ok=True)
+    for s in range(0, len(paths), bs):
+        imgs, chunk = [], []
+        for i, p in enumerate(paths[s:s+bs], s):
+            try: imgs.append(load_cxr(p))
+            except Exception as e:   # an unreadable film is a row with its error, as in `predict_files`
+                rows.append(dict(i=i, path=str(p), mask='', area=np.nan, problem='', error=f'{type(e).__name__}: {e}'))
+                continue
+            chunk.append((i, p))
+        for (i, p), im, prob in zip(chunk, imgs, seg.probs(imgs) if imgs else []):
+            m = clean_mask(_at_size(prob, im.size[::-1]) > 0.5)
+            dst = out/f'{Path(p).stem}.png'
+            with atomic_path(dst) as tmp: Image.fromarray(m.astype(np.uint8)*255).save(tmp, format='PNG')
+            small = clean_mask(prob > 0.5)
+            rows.append(dict(i=i, path=str(p), mask=str(dst), area=float(m.mean()),
+                             problem=lung_problem(small, seg.ranges), error=''))
+            if len(shown) < max_sheet: shown.append((im, small, Path(p).name[:24]))
+    df = pd.DataFrame(rows).sort_values('i').drop(columns='i').reset_index(drop=True)   # in the order given
+    atomic_write_text(out/'masks.csv', df.to_csv(index=False))
+    if sheet and shown:
+        fig = lung_sheet(*zip(*shown))
+        with atomic_path(out/'sheet.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
+        plt.close(fig)
+    return df

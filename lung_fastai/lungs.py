@@ -12,7 +12,7 @@ __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_ma
            'mean_ci', 'score_lungs', 'NoLungsFound', 'lung_box', 'lung_region', 'LungRegion', 'region_cache_dir',
            'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs']
 
-# %% ../nbs/04b_lungs.ipynb #cb101458
+# %% ../nbs/04b_lungs.ipynb #33038dee
 import hashlib, json, shutil
 from contextlib import nullcontext
 from pathlib import Path
@@ -30,7 +30,7 @@ from .core import *
 from .data import *
 from .models import get_backbone, weights_kwargs
 
-# %% ../nbs/04b_lungs.ipynb #e4bd61e8
+# %% ../nbs/04b_lungs.ipynb #a39c8a60
 def read_lung_masks(root:str|Path)->pd.DataFrame: # a folder holding `images/`, `masks/`, `manifest.csv`
     "The manifest of a lung-mask folder with each film's `path` and `mask`, checked"
     root = Path(root).expanduser()
@@ -48,7 +48,7 @@ def read_lung_masks(root:str|Path)->pd.DataFrame: # a folder holding `images/`, 
         raise DataError(f"{man}: {len(absent)} listed file(s) missing, e.g. {absent[0]}")
     return df
 
-# %% ../nbs/04b_lungs.ipynb #07120912
+# %% ../nbs/04b_lungs.ipynb #daca74a6
 def _conv_bn(ci:int, co:int):
     return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU(inplace=True))
 
@@ -72,7 +72,7 @@ class LungUNet(nn.Module):
             y = step(torch.cat([F.interpolate(y, size=skip.shape[-2:]), skip], 1))
         return F.interpolate(self.head(y), size=x.shape[-2:], mode='bilinear', align_corners=False)
 
-# %% ../nbs/04b_lungs.ipynb #3f4b7ef9
+# %% ../nbs/04b_lungs.ipynb #cad981d4
 LUNG_CODES = ['background', 'lung']
 
 def binary_mask(path:str|Path)->np.ndarray:
@@ -100,7 +100,7 @@ class LungLoss(nn.Module):
     def decodes(self, x): return x.argmax(dim=1)
     def activation(self, x): return F.softmax(x, dim=1)
 
-# %% ../nbs/04b_lungs.ipynb #dd1adb0b
+# %% ../nbs/04b_lungs.ipynb #99cedf4d
 def mask_facts(mask:np.ndarray)->dict:
     "A lung mask's area and bounding box as shares of the film"
     ys, xs = np.nonzero(mask)
@@ -121,7 +121,7 @@ def lung_problem(mask:np.ndarray, ranges:dict)->str:
            if not lo <= facts[k] <= hi]
     return f"no plausible lungs found: lung {', '.join(bad)}" if bad else ''
 
-# %% ../nbs/04b_lungs.ipynb #84e51c5f
+# %% ../nbs/04b_lungs.ipynb #e32744a2
 LUNGS_FORMAT = 'lung_fastai.model/1'
 
 def lungs_home()->Path:
@@ -140,7 +140,7 @@ def save_lungs(model:LungUNet, out:str|Path, spec:dict)->Path:
     atomic_write_text(out/'model.json', json.dumps(spec, indent=2))
     return out
 
-# %% ../nbs/04b_lungs.ipynb #d3fc09c4
+# %% ../nbs/04b_lungs.ipynb #f71edbca
 def _lung_splitter(m:LungUNet): return [params(m.encoder), params(m.decoder) + params(m.head)]
 
 def train_lungs(data:str|Path, # a lung-mask folder (`images/`, `masks/`, `manifest.csv`)
@@ -169,7 +169,7 @@ def train_lungs(data:str|Path, # a lung-mask folder (`images/`, `masks/`, `manif
                 freeze_epochs=freeze_epochs, lr=lr, seed=seed, pretrained=pretrained, val_dice=float(val[1]))
     return save_lungs(learn.model, out or lungs_home(), spec)
 
-# %% ../nbs/04b_lungs.ipynb #ff2245fb
+# %% ../nbs/04b_lungs.ipynb #00bd2fd1
 def clean_mask(mask:np.ndarray, keep:int=2)->np.ndarray:
     "The `keep` largest connected regions of a boolean mask, holes filled: two lungs, no stray blobs"
     labels, n = ndimage.label(mask)
@@ -191,7 +191,7 @@ def read_lungs_spec(run_dir:str|Path)->dict:
     if spec.get('kind') != 'lungs': raise LungsFileError(f"{f}: kind {spec.get('kind')!r}, not a lung segmenter")
     return spec
 
-# %% ../nbs/04b_lungs.ipynb #c82e8a2b
+# %% ../nbs/04b_lungs.ipynb #6e22aba3
 class LungSegmenter:
     "A lung-field segmenter loaded from its run folder: films in, cleaned boolean masks at its input size out"
     def __init__(self, run_dir:str|Path, device=None):
@@ -220,7 +220,7 @@ class LungSegmenter:
         "Cleaned boolean lung masks of films at the segmenter's input size"
         return [clean_mask(p > 0.5) for p in self.probs(imgs)]
 
-# %% ../nbs/04b_lungs.ipynb #0cd401b2
+# %% ../nbs/04b_lungs.ipynb #d19b9cea
 def copy_lungs(src:str|Path, # a segmenter run folder
                dst:str|Path)->Path: # where to put its copy (e.g. `<run>/lungs`)
     "Copy a segmenter's `model.json` and `model.safetensors` to `dst`, atomically; return `dst`"
@@ -234,7 +234,7 @@ def copy_lungs(src:str|Path, # a segmenter run folder
     tmp.rename(dst)
     return dst
 
-# %% ../nbs/04b_lungs.ipynb #9289e310
+# %% ../nbs/04b_lungs.ipynb #5cc185e3
 def dice_iou(pred:np.ndarray, truth:np.ndarray)->tuple:
     "Dice and IoU of two boolean masks (both 1 when both are empty)"
     inter, total = np.logical_and(pred, truth).sum(), pred.sum() + truth.sum()
@@ -247,7 +247,7 @@ def mean_ci(values, n_boot:int=2000, seed:int=0)->dict:
     boots = np.random.default_rng(seed).choice(v, (n_boot, len(v))).mean(1)
     return dict(mean=float(v.mean()), ci95=[float(np.quantile(boots, .025)), float(np.quantile(boots, .975))], n=len(v))
 
-# %% ../nbs/04b_lungs.ipynb #fd8c5721
+# %% ../nbs/04b_lungs.ipynb #0b872280
 def _at_size(prob:np.ndarray, hw:tuple)->np.ndarray:
     "A probability map squished to (h, w), bilinear"
     return np.asarray(Image.fromarray(prob.astype(np.float32)).resize(hw[::-1], Image.Resampling.BILINEAR))
@@ -267,7 +267,7 @@ def score_lungs(seg:LungSegmenter, files:pd.DataFrame, # rows with `path` and `m
     return dict(dice=mean_ci(per_film.dice, n_boot, seed), iou=mean_ci(per_film.iou, n_boot, seed),
                 implausible=int((per_film.problem != '').sum()), per_film=per_film)
 
-# %% ../nbs/04b_lungs.ipynb #dffb38f8
+# %% ../nbs/04b_lungs.ipynb #fed536e6
 REGIONS = ('film', 'crop', 'mask')
 
 class NoLungsFound(UserError, ValueError):
@@ -295,7 +295,7 @@ def lung_region(img:Image.Image, # the film as `load_cxr` opens it
     x0, y0, x1, y1 = lung_box(mask, margin)
     return img.crop((round(x0*w), round(y0*h), max(round(x1*w), round(x0*w) + 1), max(round(y1*h), round(y0*h) + 1)))
 
-# %% ../nbs/04b_lungs.ipynb #a212dd7a
+# %% ../nbs/04b_lungs.ipynb #51e1d84a
 LUNG_MARGIN = 0.1   # of the lungs' bounding box, each side: keeps the costophrenic angles and apices in a crop
 
 class LungRegion:
@@ -319,7 +319,7 @@ class LungRegion:
         if why: raise NoLungsFound(why)
         return region
 
-# %% ../nbs/04b_lungs.ipynb #e0928796
+# %% ../nbs/04b_lungs.ipynb #9e293906
 def region_cache_dir(region:LungRegion)->Path:
     "Where the lung regions of films are cached for `region` (per segmenter weights, region and margin)"
     return data_home()/'lungs'/region.seg.spec['weights_sha256'][:16]/f'{region.region}-{region.margin:g}'
@@ -354,7 +354,7 @@ def lung_region_report(report:DataReport, region:LungRegion, progress:bool=False
     problems = [Problem(r.path, r.reason, fatal=False) for r in dropped.itertuples()]
     return DataReport(report.root, kept, list(report.problems) + problems)
 
-# %% ../nbs/04b_lungs.ipynb #c9709fe3
+# %% ../nbs/04b_lungs.ipynb #79558392
 def lung_sheet(imgs:list, masks:list, titles:list, ncols:int=6):
     "A contact sheet: each film with its lung mask's outline"
     import matplotlib.pyplot as plt

@@ -10,7 +10,7 @@ __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_ma
            'lung_dataloaders', 'LungLoss', 'mask_facts', 'plausible_ranges', 'lung_problem', 'lungs_home', 'save_lungs',
            'train_lungs', 'clean_mask', 'LungsFileError', 'read_lungs_spec', 'LungSegmenter', 'copy_lungs', 'dice_iou',
            'mean_ci', 'score_lungs', 'NoLungsFound', 'lung_box', 'lung_region', 'LungRegion', 'region_cache_dir',
-           'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs']
+           'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs', 'lung_masks_from_kaggle']
 
 # %% ../nbs/04b_lungs.ipynb #33038dee
 import hashlib, json, shutil
@@ -400,3 +400,42 @@ def predict_lungs(run_dir:str|Path, # a segmenter run folder
         with atomic_path(out/'sheet.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
         plt.close(fig)
     return df
+
+# %% ../nbs/04b_lungs.ipynb #6289b31b
+def _kaggle_row(mask:Path, images:Path)->dict|None:
+    name = mask.name.replace('_mask', '')
+    if not (images/name).exists(): return None
+    source = {'CHNCXR': 'shenzhen', 'MCUCXR': 'montgomery'}.get(name.split('_')[0], 'unknown')
+    return dict(file=name, source=source, label='Tuberculosis' if Path(name).stem.endswith('_1') else 'Normal',
+                image=images/name, mask_file=mask)
+
+def _stratified_split(df:pd.DataFrame, seed:int)->pd.Series:
+    "train / val / test at 70 / 15 / 15 % within each (source, label), seeded"
+    split = pd.Series('train', index=df.index)
+    for _, g in df.groupby(['source', 'label']):
+        idx = np.random.default_rng(seed).permutation(g.index.to_numpy())
+        n_val = n_test = round(0.15*len(idx))
+        split[idx[:n_val]], split[idx[n_val:n_val + n_test]] = 'val', 'test'
+    return split
+
+def lung_masks_from_kaggle(src:str|Path, # the attached dataset (any folder above `CXR_png/` and `masks/`)
+                           out:str|Path, # the lung-mask folder to write
+                           max_size:int=512, seed:int=0)->Path:
+    "The Kaggle dataset `chest-xray-masks-and-labels` as a lung-mask folder (`images/`, `masks/`, `manifest.csv`)"
+    src, out = Path(src), Path(out)
+    images = next(src.rglob('CXR_png'), None)
+    if images is None or not (images.parent/'masks').is_dir():
+        raise DataError(f"{src}: no CXR_png/ with a masks/ folder beside it (the layout of Kaggle's "
+                        "nikhilpandey360/chest-xray-masks-and-labels)")
+    df = pd.DataFrame([r for m in sorted((images.parent/'masks').glob('*.png')) if (r := _kaggle_row(m, images))])
+    df['split'] = _stratified_split(df, seed)
+    for d in ('images', 'masks'): (out/d).mkdir(parents=True, exist_ok=True)
+    for r in df.itertuples():
+        for f, dst, method in ((r.image, out/'images'/r.file, Image.Resampling.LANCZOS),
+                               (r.mask_file, out/'masks'/r.file, Image.Resampling.NEAREST)):
+            if dst.exists(): continue
+            im = Image.open(f).convert('L')
+            im.thumbnail((max_size, max_size), method)
+            with atomic_path(dst) as tmp: im.save(tmp, format='PNG')
+    atomic_write_text(out/'manifest.csv', df[['file', 'source', 'label', 'split']].to_csv(index=False))
+    return out

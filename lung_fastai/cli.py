@@ -370,6 +370,14 @@ def _print_headline(res:dict):
               f"{ood['target_fpr']:.0%} of val)")
     if res.get('ensemble'):
         print('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
+    if res.get('no_lungs'): print(f"  {len(res['no_lungs'])} film(s) not classified: no plausible lungs")
+    for s in res.get('per_source') or []:
+        print(f"  source {s['source']:12s} n={s['n']:<4d} accuracy {s['accuracy']:.3f} "
+              f"(exact 95% CI {s['ci_low']:.3f}–{s['ci_high']:.3f}) [{s['classes']}]")
+    if (le := res.get('lung_energy')):
+        g, c = le['all']['gradcam'], le['all']['centre_prior']
+        print(f"  Grad-CAM inside the lungs: energy {g['energy']:.3f}, pointing {g['pointing']:.3f} "
+              f"(centre prior {c['energy']:.3f}, {c['pointing']:.3f})")
 
 def _print_within(res:dict):
     print(f"Tuberculosis vs normal within each hospital ({res['data']}, {res['split']} split):")
@@ -385,6 +393,9 @@ def _evaluate(a):
         res = within_hospital(a.run_dir, a.within_hospital, n_boot=a.n_boot)
         return _print_json(res) if a.json else _print_within(res)
     res = evaluate_run(a.run_dir, data=a.data, split=a.split, tta=a.tta, n_boot=a.n_boot)
+    if res['split'] == 'external':   # outside films: where the maps fall, when a segmenter says where the lungs are
+        from lung_fastai.gradcam import external_lung_energy
+        res['lung_energy'] = external_lung_energy(a.run_dir, a.data)
     _print_json(res) if a.json else _print_headline(res)
 
 @command

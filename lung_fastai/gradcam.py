@@ -9,7 +9,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/gradcam.html.md"""
 __all__ = ['CAM_METHODS', 'cam_target_layer', 'feature_geometry', 'upsample_cams', 'compute_cams', 'cam_to_original', 'overlay',
            'cam_grid', 'energy_in_mask', 'pointing_hit', 'centre_prior', 'input_masks', 'localization',
            'lung_view_masks', 'default_segmenter', 'lung_localization', 'kept_after_occluding', 'randomization_check',
-           'gradcam_run', 'gradcam_files']
+           'gradcam_run', 'gradcam_files', 'external_lung_energy']
 
 # %% ../nbs/08_gradcam.ipynb #4296f77b
 import copy, json, math
@@ -366,3 +366,17 @@ def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None,
         df.loc[i, ['target', 'overlay']] = [pred.classes[t], str(dst)]
     atomic_write_text(out/'gradcam.csv', df.to_csv(index=False))
     return df
+
+# %% ../nbs/08_gradcam.ipynb #f51efefb
+def external_lung_energy(run_dir:str|Path, data:str|Path, # a class-folder tree (see `check_class_folders`)
+                         seg:LungSegmenter|None=None, seed:int=0)->dict|None:
+    "Lung energy of the run's Grad-CAM maps on outside films (`<run>/eval/external/<name>/`); `None` without lungs"
+    pred = Predictor(run_dir, device='cpu')
+    seg = seg or default_segmenter()
+    if pred.lungs is None and seg is None: return None
+    report = check_class_folders(data)
+    files, _ = pred.lung_check(split_files(report, 'external'))
+    res = lung_localization(pred, files, seg, seed=seed)
+    out = Path(run_dir)/'eval'/'external'/Path(report.root).name
+    atomic_write_text(out/'lung_energy.json', json.dumps(res, indent=2))
+    return res

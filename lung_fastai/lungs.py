@@ -188,7 +188,9 @@ def read_lungs_spec(run_dir:str|Path)->dict:
         raise LungsFileError(f"{run_dir} is not a lung segmenter run folder (no model.json and model.safetensors): "
                              "train one with `lung-fastai lungs train --data DIR --out RUN`")
     spec = json.loads(f.read_text())
-    if spec.get('kind') != 'lungs': raise LungsFileError(f"{f}: kind {spec.get('kind')!r}, not a lung segmenter")
+    if spec.get('kind') != 'lungs':
+        raise LungsFileError(f"{f}: kind {spec.get('kind') or 'classifier'!r}, not a lung segmenter: train one with "
+                             "`lung-fastai lungs train --data DIR --out RUN`")
     return spec
 
 # %% ../nbs/04b_lungs.ipynb #6e22aba3

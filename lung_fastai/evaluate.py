@@ -507,6 +507,14 @@ def _ops_table(ops:dict|None)->Markup|None:
                               'specificity 95% CI': _ci_text(o['specificity_ci95'])} for c, o in ops.items()}
     return _table(pd.DataFrame(rows).T)
 
+def _within_table(f:Path)->Markup|None:
+    "The within-hospital test's AUROCs as a table, if `within_hospital` was run"
+    if not f.exists(): return None
+    w = json.loads(f.read_text())
+    rows = {s: dict(n=r['n'], tuberculosis=r['n_pos'], auroc=r['auroc'], ci_low=r['ci95'][0], ci_high=r['ci95'][1])
+            for s, r in [*w['per_source'].items(), ('all', w['overall'])]}
+    return _table(pd.DataFrame(rows).T.astype(float).astype({'n': int, 'tuberculosis': int}))
+
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='',
                  out:str|Path|None=None)->Path: # folder of the report and its figures (default `<run>/eval`)
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present), from `report.html.j2`"
@@ -528,6 +536,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         model_card=model_card(spec, cfg, report, res.get('leakage'), res.get('dedup_method')),
         ensemble=_table(pd.DataFrame(res['ensemble']).set_index('arch')) if res.get('ensemble') else None,
         per_source=_table(pd.DataFrame(res['per_source']).set_index('source')) if res.get('per_source') else None,
+        within_hospital=_within_table(run_dir/'eval'/'within_hospital.json'),
         duplicates_figure=_img_tag(figs/'duplicates.png'))
     return atomic_write_text(out/'report.html', page)
 

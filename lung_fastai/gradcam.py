@@ -27,7 +27,7 @@ from .core import *
 from .data import *
 from .models import get_backbone
 from .inference import Predictor, EnsemblePredictor
-from .lungs import LungSegmenter, lung_box, lungs_home, binary_mask
+from .lungs import LungSegmenter, lung_box, box_pixels, lungs_home, binary_mask
 from fastcore.basics import patch
 
 # %% ../nbs/08_gradcam.ipynb #f24eb5a4
@@ -212,12 +212,16 @@ def centre_prior(h:int, w:int)->np.ndarray:
     return np.exp(-(((xx - w/2)**2)/(2*(w/4)**2) + ((yy - h/2)**2)/(2*(h/4)**2)))
 
 # %% ../nbs/08_gradcam.ipynb #d7d70ab5
-def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
-    "Lesion masks resized exactly as the images were (the run's resize), as booleans at the model's input size"
+def _as_input(pred:Predictor, mask)->np.ndarray:
+    "A mask (a file or an array) resized exactly as the run resizes its images, as booleans at its input size"
     from fastai.vision.all import PILMask, Resize
     from lung_fastai.data import RESIZE_METHODS
     rs = Resize(pred.spec['image_size'], **RESIZE_METHODS[pred.spec['resize']])
-    return np.stack([np.asarray(rs(PILMask.create(p), split_idx=1)) > 0 for p in mask_paths])
+    return np.asarray(rs(PILMask.create(mask), split_idx=1)) > 0
+
+def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
+    "Lesion masks resized exactly as the images were (the run's resize), as booleans at the model's input size"
+    return np.stack([_as_input(pred, p) for p in mask_paths])
 
 def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     "Energy-in-lesion and pointing-game hit rate of `cams`, a centre prior and random maps"
@@ -231,14 +235,10 @@ def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
 # %% ../nbs/08_gradcam.ipynb #b3a7557f
 def _seen_mask(pred:Predictor, mask:np.ndarray, box:tuple|None)->np.ndarray:
     "A film's lung mask (any resolution) cut to `box` (shares of the film) and resized as the model's input was"
-    from fastai.vision.all import PILMask, Resize
-    from lung_fastai.data import RESIZE_METHODS
     if box is not None:
-        h, w = mask.shape
-        x0, y0, x1, y1 = box
-        mask = mask[round(y0*h):max(round(y1*h), round(y0*h) + 1), round(x0*w):max(round(x1*w), round(x0*w) + 1)]
-    rs = Resize(pred.spec['image_size'], **RESIZE_METHODS[pred.spec['resize']])
-    return np.asarray(rs(PILMask.create(mask.astype(np.uint8)), split_idx=1)) > 0
+        x0, y0, x1, y1 = box_pixels(box, mask.shape[1], mask.shape[0])
+        mask = mask[y0:y1, x0:x1]
+    return _as_input(pred, mask.astype(np.uint8))
 
 def lung_view_masks(pred:Predictor, paths:list, # films the run can classify (see `Predictor.lung_check`)
                     seg:LungSegmenter|None=None, # for whole-film runs; lung runs use their own segmenter

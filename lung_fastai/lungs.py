@@ -9,8 +9,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/lungs.html.md"""
 __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_masks', 'LungUNet', 'binary_mask',
            'lung_dataloaders', 'LungLoss', 'mask_facts', 'plausible_ranges', 'lung_problem', 'lungs_home', 'save_lungs',
            'train_lungs', 'clean_mask', 'LungsFileError', 'read_lungs_spec', 'LungSegmenter', 'copy_lungs', 'dice_iou',
-           'mean_ci', 'score_lungs', 'NoLungsFound', 'lung_box', 'lung_region', 'LungRegion', 'region_cache_dir',
-           'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs', 'lung_masks_from_kaggle']
+           'mean_ci', 'film_mask', 'score_lungs', 'NoLungsFound', 'box_pixels', 'lung_box', 'lung_region', 'LungRegion',
+           'region_cache_dir', 'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs',
+           'lung_masks_from_kaggle']
 
 # %% ../nbs/04b_lungs.ipynb #33038dee
 import hashlib, json, shutil
@@ -250,9 +251,10 @@ def mean_ci(values, n_boot:int=2000, seed:int=0)->dict:
     return dict(mean=float(v.mean()), ci95=[float(np.quantile(boots, .025)), float(np.quantile(boots, .975))], n=len(v))
 
 # %% ../nbs/04b_lungs.ipynb #0b872280
-def _at_size(prob:np.ndarray, hw:tuple)->np.ndarray:
-    "A probability map squished to (h, w), bilinear"
-    return np.asarray(Image.fromarray(prob.astype(np.float32)).resize(hw[::-1], Image.Resampling.BILINEAR))
+def film_mask(prob:np.ndarray, hw:tuple)->np.ndarray:
+    "The cleaned lung mask of a film of size (h, w) from the segmenter's probability map (squished back, bilinear)"
+    up = np.asarray(Image.fromarray(prob.astype(np.float32)).resize(hw[::-1], Image.Resampling.BILINEAR))
+    return clean_mask(up > 0.5)
 
 def score_lungs(seg:LungSegmenter, files:pd.DataFrame, # rows with `path` and `mask` (e.g. a split of `read_lung_masks`)
                 bs:int=16, n_boot:int=2000, seed:int=0)->dict:
@@ -262,7 +264,7 @@ def score_lungs(seg:LungSegmenter, files:pd.DataFrame, # rows with `path` and `m
         chunk = files.iloc[s:s+bs]
         for (_, r), prob in zip(chunk.iterrows(), seg.probs([load_cxr(p) for p in chunk.path])):
             truth = binary_mask(r['mask']).astype(bool)
-            pred = clean_mask(_at_size(prob, truth.shape) > 0.5)
+            pred = film_mask(prob, truth.shape)
             rows.append(dict(file=Path(r['path']).name, source=r.get('source', ''), **dict(zip(('dice', 'iou'),
                              dice_iou(pred, truth))), problem=lung_problem(clean_mask(prob > 0.5), seg.ranges)))
     per_film = pd.DataFrame(rows)
@@ -274,6 +276,11 @@ REGIONS = ('film', 'crop', 'mask')
 
 class NoLungsFound(UserError, ValueError):
     "A film where the segmenter found no plausible lungs: it is reported, never classified"
+
+def box_pixels(box:tuple, w:int, h:int)->tuple:
+    "A box of shares (x0, y0, x1, y1) as pixel bounds of a w × h image, at least one pixel each way"
+    x0, y0, x1, y1 = (round(v*s) for v, s in zip(box, (w, h, w, h)))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 def lung_box(mask:np.ndarray, margin:float=0.1)->tuple:
     "The mask's bounding box grown by `margin` of its size each side, as shares (x0, y0, x1, y1) of the film"
@@ -294,8 +301,7 @@ def lung_region(img:Image.Image, # the film as `load_cxr` opens it
         grown = ndimage.binary_dilation(mask, iterations=max(1, round(margin/2*max(mask.shape))))
         keep = Image.fromarray(grown.astype(np.uint8)*255).resize((w, h), Image.Resampling.NEAREST)
         img = Image.composite(img, Image.new(img.mode, img.size), keep)
-    x0, y0, x1, y1 = lung_box(mask, margin)
-    return img.crop((round(x0*w), round(y0*h), max(round(x1*w), round(x0*w) + 1), max(round(y1*h), round(y0*h) + 1)))
+    return img.crop(box_pixels(lung_box(mask, margin), w, h))
 
 # %% ../nbs/04b_lungs.ipynb #51e1d84a
 LUNG_MARGIN = 0.1   # of the lungs' bounding box, each side: keeps the costophrenic angles and apices in a crop
@@ -388,7 +394,7 @@ def predict_lungs(run_dir:str|Path, # a segmenter run folder
                 continue
             chunk.append((i, p))
         for (i, p), im, prob in zip(chunk, imgs, seg.probs(imgs) if imgs else []):
-            m = clean_mask(_at_size(prob, im.size[::-1]) > 0.5)
+            m = film_mask(prob, im.size[::-1])
             dst = out/f'{Path(p).stem}.png'
             with atomic_path(dst) as tmp: Image.fromarray(m.astype(np.uint8)*255).save(tmp, format='PNG')
             small = clean_mask(prob > 0.5)

@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from .core import *
 from .data import *
-from .models import get_backbone, weights_kwargs, backbone_norm_stats, weights_at_hand
+from .models import get_backbone, weights_kwargs, backbone_norm_stats, weights_at_hand, hub_errors_named
 from .preprocess import audit_leakage
 
 # %% ../nbs/04a_audit.ipynb #4c37bbf5
@@ -80,8 +80,8 @@ def frozen_features(paths:list, # image files
                     size:int=224, bs:int=32,
                     mirror:bool=False)->np.ndarray: # add the mirror image's features: a flipped copy then embeds alike
     "Frozen ImageNet features (pooled, before the classifier) of `view` of each image"
-    b = get_backbone(backbone)
-    model = timm.create_model(b.arch, num_classes=0, **weights_kwargs(b)).eval()
+    b, kw = get_backbone(backbone), weights_kwargs(backbone)
+    with hub_errors_named(b, kw): model = timm.create_model(b.arch, num_classes=0, **kw).eval()
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in backbone_norm_stats(b))
     feats, paths = [], list(paths)
     with ThreadPoolExecutor(4) as ex, torch.inference_mode():

@@ -8,8 +8,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/data.html.md"""
 __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RADIOGRAPH_MODALITIES', 'RESIZE_METHODS', 'DatasetNotFound',
            'find_split_root', 'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset',
            'find_class_root', 'check_class_folders', 'report_dict', 'report_text', 'UnsupportedDicom', 'is_dicom',
-           'read_dicom', 'dicom_summary', 'load_cxr', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms', 'cxr_datablock',
-           'cxr_dataloaders', 'split_files', 'labelled_dl', 'film_sources']
+           'read_dicom', 'dicom_summary', 'load_cxr', 'image_intact', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms',
+           'cxr_datablock', 'cxr_dataloaders', 'split_files', 'labelled_dl', 'film_sources']
 
 # %% ../nbs/02_data.ipynb #504f8404
 import os, warnings
@@ -332,6 +332,14 @@ def load_cxr(path:str|Path)->Image.Image:
     else:
         with Image.open(path) as im: gray = _to_gray(ImageOps.exif_transpose(im))
     return Image.merge('RGB', (gray, gray, gray))
+
+# %% ../nbs/02_data.ipynb #3cf3acb5
+def image_intact(path:str|Path)->bool:
+    "Whether the image file at `path` reads back whole (for PNG, every chunk's CRC; the pixels are not decoded)"
+    try:
+        with Image.open(path) as im: im.verify()
+        return True
+    except Exception: return False
 
 # %% ../nbs/02_data.ipynb #89712c2f
 class PILCXR(PILImage):

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import *
-from .inference import (Predictor, read_spec, ModelFileError, model_files, mirror_packed, pack_prepared,
+from .inference import (Predictor, read_spec, ModelFileError, damaged, model_files, mirror_packed, pack_prepared,
                                    input_shapes)
 from PIL import Image
 from .tracking import default_tracking_uri
@@ -175,6 +175,7 @@ def _example_batch(pred:Predictor, images:list|None)->torch.Tensor:
     x = pred.preprocess(Image.new('RGB', (64, 64)))
     return x + torch.randn(2, *x.shape)
 
+@writes_folder('export')
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
     "Export a run's model or ensemble to ONNX (probabilities, `ood_score` if it has a guard), checked against PyTorch"
     pred = Predictor(run_dir, device='cpu')
@@ -210,7 +211,8 @@ class OnnxPredictor(Predictor):
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
         path = Path(onnx_path or self.run_dir/'model.onnx')
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
-        self.session = _onnx_session(path)
+        try: self.session = _onnx_session(path)
+        except Exception as e: raise damaged(path, e, f"export again: `lung-fastai export {run_dir} --onnx`") from None
         if self.spec.get('kind') == 'ensemble':
             self.members = [Predictor.without_model(self.run_dir/m['dir']) for m in self.spec['members']]
             self._shapes = input_shapes(self.members)
@@ -235,6 +237,7 @@ def _float_convs(model_path, n:int)->list:
     import onnx
     return [node.name for node in onnx.load(str(model_path)).graph.node if node.op_type == 'Conv'][:n]
 
+@writes_folder('export')
 def export_int8(run_dir:str|Path, calib_images:list, # training films: activation ranges are calibrated on them
                 check_images:list, # validation films: top-1 agreement with float is measured on them
                 min_agreement:float=0.99, keep_float:int=2, # first convolutions left in float

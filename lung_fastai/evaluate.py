@@ -240,6 +240,7 @@ def run_dataset(run_dir:str|Path, data=None)->DataReport:
     return check_dataset(resolve_dataset(data or cfg.data))
 
 # %% ../nbs/07_evaluate.ipynb #1c84c2fc
+@writes_folder('evaluate')
 def evaluate_run(run_dir:str|Path, # a finished run folder
                  data:str|Path|None=None, # dataset (default: the run's `data`, then the usual resolution)
                  split:str='test', tta:bool=False, n_boot:int=1000, seed:int=0,

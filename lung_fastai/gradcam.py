@@ -311,6 +311,7 @@ def _masks_for(paths):
     mp = [mask_path(p) for p in paths]
     return mp if all(Path(m).exists() for m in mp) else None
 
+@writes_folder('gradcam')
 def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:str='gradcam', seed:int=0)->dict:
     "Overlays, a per-class grid and quantitative checks for a run, written to `<run>/cam/`"
     run_dir = Path(run_dir)

@@ -40,8 +40,7 @@ def _require(run_dir:Path, *names):
 
 def damaged(path:Path, e:Exception, fix:str)->ModelFileError:
     "The error for a run file that exists but does not load: which file, what is wrong with it, what to do"
-    why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}"
-    return ModelFileError(f"{path} is damaged or truncated ({why}): {fix}")
+    return ModelFileError(f"{path} is damaged or truncated ({error_summary(e)}): {fix}")
 
 _RETRAIN = "restore it from a copy, or train the run again (`lung-fastai train --resume` if its checkpoints are intact)"
 
@@ -90,6 +89,7 @@ class KnnGuard(nn.Module):
         return d.topk(min(self.k, len(self.bank)), dim=1, largest=False).values[:, -1]
 
 # %% ../nbs/06_inference.ipynb #82fc25a9
+@writes_folder('evaluate')
 def store_ood_guard(run_dir:str|Path, guard:KnnGuard):
     "Write the guard into a run folder: `ood.safetensors` (the training features) and its settings in `model.json`"
     run_dir = Path(run_dir)
@@ -392,6 +392,7 @@ def make_ensemble(runs:list, # finished run folders (two or more)
     tmp.rename(out)
     return out
 
+@writes_folder('ensemble', 'ens_dir')
 def set_ensemble_weights(ens_dir:str|Path, weights, fitted:bool=True):
     "Replace an ensemble's member weights (normalised) in its `model.json`"
     spec, w = read_spec(ens_dir), np.asarray(weights, dtype=np.float64)

@@ -14,7 +14,7 @@ __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_ma
            'lung_masks_from_kaggle']
 
 # %% ../nbs/04b_lungs.ipynb #33038dee
-import hashlib, json, shutil
+import hashlib, json, shutil, warnings
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, timm, torch
@@ -336,6 +336,14 @@ def _film_key(path:str)->str:
     st = Path(path).stat()
     return hashlib.sha1(f'{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}'.encode()).hexdigest()[:20]
 
+def _cached(out:Path, key:str, film:str)->bool:
+    "Whether the film's region (or its no-lungs note) is cached whole; a damaged entry is to be made again"
+    if (out/f'{key}.none').exists(): return True
+    if not (out/f'{key}.png').exists(): return False
+    if image_intact(out/f'{key}.png'): return True
+    warnings.warn(f"{out/f'{key}.png'}: damaged lung-region cache entry of {film}, made again")
+    return False
+
 def lung_region_files(files:pd.DataFrame, # rows with a `path` column (e.g. `DataReport.files`)
                       region:LungRegion, out:str|Path|None=None, # cache folder (default: `region_cache_dir`)
                       bs:int=16, progress:bool=False)->tuple:
@@ -343,7 +351,7 @@ def lung_region_files(files:pd.DataFrame, # rows with a `path` column (e.g. `Dat
     out = Path(out or region_cache_dir(region))
     out.mkdir(parents=True, exist_ok=True)
     keys = [_film_key(p) for p in files.path]
-    todo = [i for i, k in enumerate(keys) if not (out/f'{k}.png').exists() and not (out/f'{k}.none').exists()]
+    todo = [i for i, k in enumerate(keys) if not _cached(out, k, files.path.iloc[i])]
     chunks = range(0, len(todo), bs)
     for s in (progress_bar(chunks) if progress else chunks):
         idx = todo[s:s+bs]

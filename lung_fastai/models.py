@@ -8,10 +8,11 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 __all__ = ['BACKBONES', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNotFound', 'weights_home', 'weights_kwargs',
            'weights_at_hand', 'WeightsImportError', 'read_state_dict', 'map_state_dict', 'import_weights',
            'study_backbones', 'bundle_weights', 'resolve_config', 'backbone_norm_stats', 'cfg_norm_stats',
-           'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics', 'cxr_learner']
+           'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics', 'hub_errors_named', 'cxr_learner']
 
 # %% ../nbs/04_models.ipynb #f23d1fa6
 import json, os
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -314,14 +315,19 @@ def _first_sentence(e:Exception, limit:int=200)->str:
     s = s.split('. ')[0].rstrip('.')
     return s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'
 
-def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
-    "fastai's `vision_learner` over `b`; a failure to fetch hub weights becomes `WeightsNotFound`"
-    try: return vision_learner(dls, b.arch, n_out=N_CLASSES, **kw, **kwargs)
+@contextmanager
+def hub_errors_named(b:Backbone, kw:dict):
+    "While building `b` with `weights_kwargs` `kw`: a failure to fetch its hub weights becomes `WeightsNotFound`"
+    try: yield
     # huggingface_hub's errors (LocalEntryNotFoundError, HfHubHTTPError, offline mode) are OSErrors
     except OSError as e:
         if not kw.get('pretrained') or 'pretrained_cfg_overlay' in kw: raise
         raise _missing(b, f"Could not download {b.timm_name} from the Hugging Face hub "
                           f"({type(e).__name__}: {_first_sentence(e)}).") from e
+
+def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
+    "fastai's `vision_learner` over `b`; a failure to fetch hub weights becomes `WeightsNotFound`"
+    with hub_errors_named(b, kw): return vision_learner(dls, b.arch, n_out=N_CLASSES, **kw, **kwargs)
 
 def cxr_learner(dls, # from `backbone_dataloaders`
                 cfg:TrainConfig, # resolved or not; arch, pretrained, weights, precision, channels_last, grad_accum

@@ -9,7 +9,7 @@ __all__ = ['DUPLICATE_KINDS', 'norm_stats', 'dataset_fingerprint', 'dataset_norm
            'file_sha256', 'audit_leakage', 'leakage_counts', 'drop_leaks']
 
 # %% ../nbs/03_preprocess.ipynb #7922a5c4
-import hashlib, json, os
+import hashlib, json, os, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -63,7 +63,9 @@ def dataset_norm_stats(report:DataReport, # validated dataset
     train = split_files(report, 'train')
     key = f'{dataset_fingerprint(train)}_{size}_{resize}'
     cache = Path(ifnone(cache_dir, data_home()/'stats'))/f'{key}.json'
-    if cache.exists() and not recompute: return tuple(json.loads(cache.read_text())['stats'])
+    if cache.exists() and not recompute:
+        try: return tuple(json.loads(cache.read_text())['stats'])
+        except (ValueError, KeyError, OSError) as e: warnings.warn(f"{cache}: damaged ({error_summary(e)}), measured")
     stats = norm_stats(list(train.path), size, resize)
     atomic_write_text(cache, json.dumps(dict(stats=stats, size=size, resize=resize, n_images=len(train))))
     return stats
@@ -72,8 +74,10 @@ def dataset_norm_stats(report:DataReport, # validated dataset
 def _cache_name(src:Path)->str: return src.name if src.suffix.lower() == '.png' else f'{src.name}.png'
 
 def _cache_one(src:Path, dst:Path, max_size:int)->bool:
-    "Resize `src` into `dst` unless it is already there; True when written"
-    if dst.exists(): return False
+    "Resize `src` into `dst` unless it is already there, whole; True when written"
+    if dst.exists():
+        if image_intact(dst): return False
+        warnings.warn(f"{dst}: damaged cache entry, made again from {src}")
     gray = load_cxr(src).convert('L')
     gray.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)  # keeps the aspect, never enlarges
     with atomic_path(dst) as tmp: gray.save(tmp, format='PNG')

@@ -7,10 +7,12 @@ Docs: https://lung-fastai.github.io/lung_fastai/tracking.html.md"""
 
 # %% auto #0
 __all__ = ['METRIC_NAMES_INV', 'TRACKERS', 'RunTracker', 'TensorBoardTracker', 'read_tb_scalars', 'default_tracking_uri',
-           'git_commit', 'MLflowTracker', 'wandb_mode', 'WandbTracker', 'wandb_callbacks', 'make_trackers']
+           'git_commit', 'TrackingUnavailable', 'check_tracking_uri', 'MLflowTracker', 'wandb_mode', 'WandbTracker',
+           'wandb_callbacks', 'make_trackers']
 
 # %% ../nbs/10_tracking.ipynb #6f770d65
-import json, os, subprocess
+import json, os, socket, subprocess, warnings
+from urllib.parse import urlparse
 from dataclasses import asdict
 from pathlib import Path
 from fastai.learner import Callback
@@ -83,18 +85,40 @@ def git_commit(path:Path|None=None)->str:
 def _params(cfg:TrainConfig)->dict:
     return {k: (','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) for k, v in asdict(cfg).items()}
 
+# %% ../nbs/10_tracking.ipynb #257cf8fc
+class TrackingUnavailable(UserError, ConnectionError):
+    "The experiment tracking server cannot be reached"
+
+_QUICK_HTTP = dict(MLFLOW_HTTP_REQUEST_MAX_RETRIES='2', MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR='1',
+                   MLFLOW_HTTP_REQUEST_TIMEOUT='20')
+
+# %% ../nbs/10_tracking.ipynb #7a4111cc
+def check_tracking_uri(uri:str, # an MLflow tracking URI
+                       timeout:float=3.)->str: # seconds to wait for the server
+    "`uri`, once its server answers (http/https: a TCP connection); `TrackingUnavailable` if it does not"
+    u = urlparse(uri)
+    if u.scheme not in ('http', 'https'): return uri
+    try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == 'https' else 80)), timeout).close()
+    except OSError as e:
+        raise TrackingUnavailable(f"the MLflow tracking server at {uri} does not answer ({error_summary(e)}). Start "
+                                  "it, point MLFLOW_TRACKING_URI at one that runs (unset, runs go to a SQLite store "
+                                  "beside the runs), or train with --track none; nothing was trained.") from None
+    return uri
+
 # %% ../nbs/10_tracking.ipynb #577d53ec
 class MLflowTracker(RunTracker):
     "Logs params, per-epoch metrics, tags and run-folder artifacts to MLflow; ends the run with its real status"
     def __init__(self, cfg:TrainConfig, run_dir, tracking_uri:str|None=None, experiment:str='lung_fastai',
                  fingerprint:str|None=None):
         super().__init__()
-        store_attr('cfg,run_dir,tracking_uri,experiment,fingerprint')
+        store_attr('cfg,run_dir,experiment,fingerprint')
+        self.tracking_uri = check_tracking_uri(tracking_uri or default_tracking_uri())   # fail before training
         self.mlrun = None   # not `self.run`: that is fastai's own flag
     def before_fit(self):
         if not self._active() or self.mlrun is not None: return
         import mlflow
-        mlflow.set_tracking_uri(self.tracking_uri or default_tracking_uri())
+        for k, v in _QUICK_HTTP.items(): os.environ.setdefault(k, v)
+        mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_experiment(self.experiment)
         self.mlrun = mlflow.start_run(run_name=Path(self.run_dir).name)
         mlflow.log_params(_params(self.cfg))
@@ -105,7 +129,10 @@ class MLflowTracker(RunTracker):
                           json.dumps(dict(run_id=self.mlrun.info.run_id, tracking_uri=mlflow.get_tracking_uri())))
     def log_epoch(self, values, step):
         import mlflow
-        mlflow.log_metrics(values, step=step, run_id=self.mlrun.info.run_id)
+        try: mlflow.log_metrics(values, step=step, run_id=self.mlrun.info.run_id)
+        except Exception as e:   # the server went away mid-run: training goes on, metrics.csv has every epoch
+            warnings.warn(f"MLflow stopped answering ({error_summary(e)}): epoch {step} on are only in metrics.csv")
+            self.enabled = False
 
 # %% ../nbs/10_tracking.ipynb #c28a70a6
 _ARTIFACTS = ('config.yaml', 'metrics.csv', 'model.json', 'eval', 'cam')
@@ -116,12 +143,14 @@ def finish(self:MLflowTracker, status:str, run_dir:Path):
     if self.mlrun is None: return
     import mlflow
     rid, run_dir = self.mlrun.info.run_id, Path(run_dir)
-    for name in _ARTIFACTS:
-        p = run_dir/name
-        if p.is_file(): mlflow.log_artifact(str(p), run_id=rid)
-        elif p.is_dir(): mlflow.log_artifacts(str(p), artifact_path=name, run_id=rid)
-    mlflow.end_run(status=status)
-    self.mlrun = None
+    try:
+        for name in _ARTIFACTS if self.enabled else ():   # not once the server has stopped answering
+            p = run_dir/name
+            if p.is_file(): mlflow.log_artifact(str(p), run_id=rid)
+            elif p.is_dir(): mlflow.log_artifacts(str(p), artifact_path=name, run_id=rid)
+    finally:   # always leave MLflow's active-run stack empty, so the next run in this process can start
+        self.mlrun = None
+        mlflow.end_run(status=status)
 
 # %% ../nbs/10_tracking.ipynb #b97046fc
 def wandb_mode()->str:

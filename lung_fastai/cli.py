@@ -276,6 +276,12 @@ def _scalar(anno):
 
 def _comma_list(s:str)->list: return [x for x in s.split(',') if x]
 
+def _rate(s:str):
+    "A learning rate on the command line: a number, or 'auto' (found by `lr_find`)"
+    if s == 'auto': return s
+    try: return float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {s!r}") from None
+
 def add_config_flags(p:argparse.ArgumentParser):
     "One `--flag` per `TrainConfig` field, with the field's comment as help and the choices it lists"
     defaults = TrainConfig()
@@ -286,6 +292,8 @@ def add_config_flags(p:argparse.ArgumentParser):
         help_ = f"{doc} (default: {getattr(defaults, name)})".replace('%', '%%')
         if tp is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_)
         elif tp is list: p.add_argument(flag, type=_comma_list, default=None, metavar='A,B', help=help_)
+        elif {float, str} <= set(typing.get_args(d['anno'])):   # a learning rate: a number or 'auto'
+            p.add_argument(flag, type=_rate, default=None, metavar='LR|auto', help=help_)
         else: p.add_argument(flag, type=tp, default=None, choices=_choices(doc), help=help_)
 
 def _import_trackers(cfg:TrainConfig, resume:bool=False):

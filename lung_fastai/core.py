@@ -163,7 +163,9 @@ def is_disk_full(e:BaseException, # the error a write raised
     return wordless and folder is not None and (free_bytes(folder) or 0) < 2**20
 
 # %% ../nbs/00_core.ipynb #26ba9383
-def _mib(n:int|None)->str: return 'unknown space' if n is None else f'{n/2**20:.1f} MiB'
+def _mib(n:int|None)->str:
+    if n is None: return 'unknown space'
+    return f'{n/2**20:.1f} MiB' if n >= 2**20 else f'{n/2**10:.0f} KiB'
 
 def disk_full_error(path:Path|str)->DiskFullError:
     "The `DiskFullError` for a failed write of `path`: the file, the space left there, what to do"
@@ -247,8 +249,9 @@ class TrainConfig:
     bs: int|None = None               # batch size
     freeze_epochs: int|None = None    # stage 1: head only, backbone frozen
     epochs: int|None = None           # stage 2: whole network
-    stage1_lr: float|None = None      # stage 1 learning rate
-    lr: float|None = None             # stage 2 (maximum) learning rate
+    stage1_lr: float|str|None = None  # stage 1 learning rate, or auto: fastai's lr_find on the frozen model
+    lr: float|str|None = None         # stage 2 (maximum) learning rate, or auto: lr_find after unfreezing
+    lr_find_iters: int = 100          # lr='auto': learning rates the sweep tries (fastai's num_it)
     body_lr_div: float = 1.0          # stage 2: body lr = lr / body_lr_div (discriminative fine-tuning when > 1)
     schedule: str = 'cosine'          # stage 2 schedule: cosine | one_cycle | plateau
     weight_decay: float = 0.01       # AdamW weight decay
@@ -257,6 +260,11 @@ class TrainConfig:
     region: str = 'film'              # film | crop | mask: the whole film, or only its lungs (page Lung fields)
     lungs: str|None = None            # lung segmenter run folder for crop/mask (default: the one `lungs train` keeps)
     flip: bool = True                 # random horizontal flip
+    label_smoothing: float = 0.0      # label smoothing epsilon (0: plain cross-entropy)
+    mixup: float = 0.0                # MixUp: alpha of its Beta(alpha, alpha) (0: off)
+    cutmix: float = 0.0               # CutMix: alpha of its Beta(alpha, alpha) (0: off; not with mixup)
+    stage1_size: int|None = None      # progressive resizing: stage 1 at this size, stage 2 at `size` (None: off)
+    balance: str = 'none'             # none | weights | sampler: class-weighted loss, or classes drawn equally often
     norm: str = 'dataset'             # dataset | backbone normalization statistics
     drop_leaks: bool = False          # drop val/test images that duplicate an earlier split's (leakage audit)
     # how drop_leaks finds copies: auto | hash | embedding | both (auto: both if Lite0's weights are at hand)
@@ -286,7 +294,7 @@ def _check_value(key, value, tp, source):
     if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
         names = ' or '.join(t.__name__ for t in allowed)
         raise ConfigError(f"{source}: `{key}` must be {names}, got {value!r} ({type(value).__name__})")
-    return float(value) if float in allowed and int in allowed and not isinstance(value, bool) else value
+    return float(value) if float in allowed and isinstance(value, int) and not isinstance(value, bool) else value
 
 # %% ../nbs/00_core.ipynb #74f793dd
 def merge_config(cfg:TrainConfig, # the configuration to start from

@@ -9,7 +9,8 @@ __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RADIOGRAPH
            'find_split_root', 'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset',
            'find_class_root', 'check_class_folders', 'report_dict', 'report_text', 'UnsupportedDicom', 'is_dicom',
            'read_dicom', 'dicom_summary', 'load_cxr', 'image_intact', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms',
-           'cxr_datablock', 'cxr_dataloaders', 'split_files', 'labelled_dl', 'film_sources']
+           'cxr_datablock', 'class_weights', 'cxr_dataloaders', 'set_input_size', 'split_files', 'labelled_dl',
+           'film_sources']
 
 # %% ../nbs/02_data.ipynb #504f8404
 import os, warnings
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import ifnone
+from fastcore.foundation import fastuple
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, PadMode,
                                aug_transforms, Normalize, imagenet_stats, IndexSplitter)
 from .core import *
@@ -382,17 +384,37 @@ def cxr_datablock(files:pd.DataFrame, # usable files (`DataReport.files`); rows 
                      item_tfms=cxr_item_tfms(size, resize),
                      batch_tfms=(cxr_aug_tfms(flip) if augment else []) + [Normalize.from_stats(*stats)])
 
+# %% ../nbs/02_data.ipynb #7f1e34fd
+def class_weights(labels:pd.Series, # the training split's labels
+                  vocab=CLASSES)->np.ndarray:
+    "N / (K n_c) for each class of `vocab`, in its order: a class half as common weighs twice as much"
+    n = labels.value_counts().reindex(list(vocab), fill_value=0).values.astype(float)
+    return len(labels)/(len(vocab)*np.maximum(n, 1))   # a class with no image gets a finite weight it never uses
+
 # %% ../nbs/02_data.ipynb #d33bf4cd
 def cxr_dataloaders(source:str|Path|DataReport, # dataset path (checked with `check_dataset`) or a report
                     size:int=224, bs:int=32, norm_stats:tuple|None=None, resize:str='squish', flip:bool=True,
-                    augment:bool=True, num_workers:int|None=None, seed:int=42, device=None, **kwargs):
+                    augment:bool=True, num_workers:int|None=None, seed:int=42, device=None,
+                    balanced:bool=False, # draw training images so that every class comes equally often (`WeightedDL`)
+                    **kwargs):
     "Train/val `DataLoaders` for the usable images of a dataset"
     report = source if isinstance(source, DataReport) else check_dataset(source)
     if not report.usable: raise DataError(f"{report.root}: no usable train and val images.\n" + report_text(report))
     files = report.files[report.files.split.isin(['train', 'val'])].reset_index(drop=True)
     dblock = cxr_datablock(files, size, norm_stats, resize, flip, augment)
     nw = ifnone(num_workers, 0 if os.name == 'nt' else min(8, os.cpu_count() or 1))
-    return dblock.dataloaders(files, bs=bs, num_workers=nw, seed=seed, device=device, **kwargs)
+    kw = dict(bs=bs, num_workers=nw, seed=seed, device=device, **kwargs)
+    if not balanced: return dblock.dataloaders(files, **kw)
+    w = dict(zip(CLASSES, class_weights(files[files.split == 'train'].label)))
+    return dblock.weighted_dataloaders(files, files.label.map(w).values, **kw)   # fastai keeps the train rows' weights
+
+# %% ../nbs/02_data.ipynb #0c7547d9
+def set_input_size(dls, size:int):
+    "Make every loader of `dls` resize to `size` from its next batch on (progressive resizing)"
+    for dl in dls.loaders:
+        for t in dl.after_item.fs:
+            if isinstance(t, Resize): t.size = fastuple(size, size)
+    return dls
 
 # %% ../nbs/02_data.ipynb #8ee96d54
 def split_files(report:DataReport, split:str='test')->pd.DataFrame:

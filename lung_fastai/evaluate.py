@@ -453,6 +453,19 @@ def fit_ensemble_weights(ens_dir:str|Path, data=None, report:DataReport|None=Non
     return w
 
 # %% ../nbs/07_evaluate.ipynb #41f3a7b5
+def _recipe_section(run_dir:Path)->dict|None:
+    "The run's `recipe.json` as a table — rates found by `lr_find`, switches, class weights — with the sweeps' plot"
+    f = Path(run_dir)/'recipe.json'
+    if not f.exists(): return None
+    rec = json.loads(f.read_text())
+    rows = {f'stage {s} learning rate': f"{rec['stage1_lr' if s == '1' else 'lr']}" for s in '12'}
+    rows |= {f'stage {s} learning rate': f"{v['lr']:.3g}: lr_find, {v['rule']} rule" for s, v in rec['lr_find'].items()}
+    rows |= {k.replace('_', ' '): rec[k] for k in ('label_smoothing', 'mixup', 'cutmix', 'stage1_size', 'balance')}
+    if rec.get('class_weights'):
+        rows['class weights'] = ', '.join(f'{display_name(c)} {w:.2f}' for c, w in rec['class_weights'].items())
+    table = pd.DataFrame({'value': pd.Series(rows, dtype=object).astype(str)})
+    return dict(table=_table(table), plot=_img_tag(Path(run_dir)/'lr_find.png', 'wide'))
+
 def _img_tag(path:Path, cls:str='')->Markup:
     "The PNG at `path` embedded as a data URI (empty if it does not exist)"
     if not path.exists(): return Markup('')
@@ -538,7 +551,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         ensemble=_table(pd.DataFrame(res['ensemble']).set_index('arch')) if res.get('ensemble') else None,
         per_source=_table(pd.DataFrame(res['per_source']).set_index('source')) if res.get('per_source') else None,
         within_hospital=_within_table(run_dir/'eval'/'within_hospital.json'),
-        duplicates_figure=_img_tag(figs/'duplicates.png'))
+        duplicates_figure=_img_tag(figs/'duplicates.png'), recipe=_recipe_section(run_dir))
     return atomic_write_text(out/'report.html', page)
 
 # %% ../nbs/07_evaluate.ipynb #639cdb6b

@@ -20,7 +20,6 @@ from PIL import Image
 from .core import *
 from .data import check_dataset, is_dicom, load_cxr
 from .inference import Predictor
-from .evaluate import run_temperature
 from .gradcam import overlay
 from .lungs import NoLungsFound
 from .deploy import resolve_model_dir
@@ -70,30 +69,20 @@ class Review:
     def __init__(self, ref:str|Path, device='cpu'):
         self.run_dir = resolve_model_dir(ref)
         self.pred = Predictor(self.run_dir, device=device)
-        self.temperature = run_temperature(self.run_dir)
         self.names = [display_name(c) for c in self.pred.classes]
 
-    def outputs(self, path)->tuple:
-        "The model's own probabilities for the film, and its OOD score (`None` without a guard), from one forward pass"
-        probs, score = self.pred.forward(self.pred.preprocess(path)[None])
-        return probs[0].double().numpy(), (None if score is None else float(score[0]))
+    def row(self, path)->dict:
+        "The film's prediction exactly as `predict` gives it: calibrated probabilities, flags, OOD (one forward pass)"
+        return self.pred.prediction_rows([str(path)], *self.pred.outputs(self.pred.preprocess(path)[None]))[0]
 
-    def raw_probabilities(self, path)->np.ndarray: return self.outputs(path)[0]
+    def probabilities(self, path_or_row)->dict:
+        "Calibrated probabilities by display name (from `Predictor`: the run's temperature, as every surface)"
+        r = path_or_row if isinstance(path_or_row, dict) else self.row(path_or_row)
+        return {n: r[f'p_{c}'] for n, c in zip(self.names, self.pred.classes)}
 
-    def out_of_distribution(self, score:float|None)->bool:
-        "Whether the run's OOD guard flags this score (never, without a guard)"
-        return score is not None and score > self.pred.guard.threshold
-
-    def calibrated(self, raw:np.ndarray)->dict:
-        "Temperature-scaled probabilities by display name (T from `evaluate_run` on the run's val split; 1 if none)"
-        p = torch.softmax(torch.from_numpy(raw).clamp_min(1e-300).log()/self.temperature, 0)
-        return dict(zip(self.names, p.tolist()))
-
-    def probabilities(self, path)->dict: return self.calibrated(self.raw_probabilities(path))
-
-    def flags(self, raw:np.ndarray)->list:
-        "Display names of the classes flagged at the run's operating points (thresholds on the model's probabilities)"
-        return [display_name(c) for c, t in self.pred.thresholds.items() if raw[self.pred.classes.index(c)] >= t]
+    def flags(self, row:dict)->list:
+        "Display names of the classes flagged at the run's operating points"
+        return [display_name(c) for c in self.pred.thresholds if row[f'flag_{c}']]
 
     def cam_overlay(self, path, cls:str|None=None)->np.ndarray:
         "Grad-CAM of class `cls` (a display name; default the top class) on the original film, as RGB"
@@ -116,7 +105,8 @@ def model_card_md(review:Review)->str:
              f"trained {pd.Timestamp((d/'model.safetensors').stat().st_mtime, unit='s'):%Y-%m-%d}"]
     if m:
         a, (lo, hi) = m['headline']['accuracy'], m.get('accuracy_exact_ci95', m['headline']['accuracy']['ci95'])
-        scaled = (f"probabilities temperature-scaled (T = {m['temperature']:.2f})" if m['temperature'] != 1 else
+        t = review.pred.temperature   # what the probabilities on this page are scaled with
+        scaled = (f"probabilities temperature-scaled (T = {t:.2f})" if t != 1 else
                   "probabilities are the model's own (temperature scaling did not lower the cross-validated val NLL)")
         lines.append(f"- **Evaluation:** {m['split']} split, {m['n_images']} images: accuracy {a['value']:.3f} "
                      f"(exact 95 % CI {lo:.3f}–{hi:.3f}); {scaled}")
@@ -143,15 +133,16 @@ def _analyse(review:Review, path, cls):
     if path is None: return None, None, 'Upload a chest X-ray (PNG, JPEG, BMP, TIFF or DICOM).'
     try:
         path = check_upload(path)
-        raw, score = review.outputs(path)
-        probs = review.calibrated(raw)
+        row = review.row(path)
+        probs = review.probabilities(row)
         top = max(probs, key=probs.get)
-        flags = ', '.join(review.flags(raw)) or 'none'
+        flags = ', '.join(review.flags(row)) or 'none'
         flagged = f" Flagged at the run's operating points: **{flags}**." if review.pred.thresholds else ''
         ood = ''
-        if review.out_of_distribution(score):
+        if row.get('ood'):
             ood = ("**Out of distribution:** this image does not look like the chest films the model was trained on "
-                   f"(OOD score {score:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean nothing. ")
+                   f"(OOD score {row['ood_score']:.3f} > {review.pred.guard.threshold:.3f}); its probabilities mean "
+                   "nothing. ")
         return (probs, review.cam_overlay(path, cls),
                 f'{ood}Top class: **{top}** (p = {probs[top]:.3f}).{flagged} Grad-CAM of {cls or "the top class"}.')
     except NoLungsFound as e: return None, None, f'**Not classified.** {e}: the model only reads lung fields.'

@@ -341,7 +341,7 @@ def _predictor(ref:str, onnx:bool=False):
 def _predict(a):
     files = expand_inputs(a.inputs)
     pred = _predictor(a.model, a.onnx)
-    df = pred.predict_files(files, bs=a.bs, tta=a.tta)
+    df = pred.predict_files(files, bs=a.bs, tta=a.tta, raw=a.raw)
     if a.cam: _write_cams(pred, df, a.cam)
     if a.csv:
         atomic_write_text(a.csv, df.to_csv(index=False))
@@ -374,6 +374,7 @@ def _predict_cmd(sub):
     p.add_argument('--bs', type=int, default=32, help='batch size (default: %(default)s)')
     p.add_argument('--onnx', action='store_true', help='run model.onnx with ONNX Runtime')
     p.add_argument('--tta', action='store_true', help='average each image with its mirror')
+    p.add_argument('--raw', action='store_true', help="the network's own probabilities, not calibrated (no flags)")
     p.add_argument('--cam', help='folder for Grad-CAM overlays')
     p.set_defaults(run=_predict)
 

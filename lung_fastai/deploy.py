@@ -228,7 +228,7 @@ class OnnxPredictor(Predictor):
 
     def _mirror(self, x): return mirror_packed(x, self._shapes) if hasattr(self, 'members') else x.flip(-1)
 
-    def forward(self, x):
+    def _run(self, x):   # the network's part; calibration, flags and OOD are `Predictor`'s, as for every surface
         out = self.session.run(None, {'image': x.numpy().astype(np.float32)})
         return torch.from_numpy(out[0]), (torch.from_numpy(out[1]) if self.guard is not None else None)
 

@@ -7,12 +7,11 @@ Docs: https://lung-fastai.github.io/lung_fastai/evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['SENSITIVITY_TARGETS', 'confusion', 'per_class_counts', 'per_class_metrics', 'ece', 'brier', 'headline_metrics',
-           'bootstrap_ci', 'fit_temperature', 'apply_temperature', 'gated_temperature', 'plot_confusion', 'plot_roc',
-           'plot_reliability', 'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci',
-           'store_operating_points', 'ood_flagged', 'fit_run_guard', 'ensemble_members', 'data_audit',
-           'per_source_metrics', 'trained_sources', 'provenance', 'fit_operating_points', 'operating_point_metrics',
-           'fit_ensemble_weights', 'model_card', 'write_report', 'run_temperature', 'evaluate_external', 'auroc_ci',
-           'within_hospital']
+           'bootstrap_ci', 'fit_temperature', 'gated_temperature', 'plot_confusion', 'plot_roc', 'plot_reliability',
+           'plot_top_losses', 'run_probs', 'run_dataset', 'evaluate_run', 'exact_accuracy_ci', 'store_decision',
+           'calibrate_run', 'ood_flagged', 'fit_run_guard', 'ensemble_members', 'data_audit', 'per_source_metrics',
+           'trained_sources', 'provenance', 'fit_operating_points', 'operating_point_metrics', 'fit_ensemble_weights',
+           'model_card', 'write_report', 'evaluate_external', 'auroc_ci', 'within_hospital']
 
 # %% ../nbs/07_evaluate.ipynb #37cb984d
 import base64, json
@@ -28,7 +27,7 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import (Predictor, EnsemblePredictor, ModelFileError, batch_features, fit_ood_guard,
-                                   store_ood_guard, set_ensemble_weights)
+                                   store_ood_guard, set_ensemble_weights, apply_temperature, log_probs)
 from markupsafe import Markup
 from .preprocess import leakage_counts
 from .audit import find_duplicates, dedup_method, duplicate_sheet, shortcut_audit
@@ -127,12 +126,6 @@ def fit_temperature(logits:np.ndarray, y_true)->float:
     res = minimize_scalar(lambda log_t: _nll(logits, y_true, np.exp(log_t)), bounds=(-3, 3), method='bounded')
     return float(np.exp(res.x))
 
-def apply_temperature(logits:np.ndarray, t:float)->np.ndarray:
-    "Calibrated probabilities"
-    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, 1).numpy()
-
-def _logp(probs:np.ndarray)->np.ndarray:
-    return np.log(np.clip(probs, 1e-12, 1))   # probabilities back to logits (up to a constant)
 def _folds(n:int, k:int, seed:int)->list:
     idx = np.random.default_rng(seed).permutation(n)
     return [idx[f::k] for f in range(k)]
@@ -224,7 +217,7 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:
     "(probabilities, integer labels) of labelled `files` under the run's model"
     if isinstance(pred, EnsemblePredictor):   # members prepare images their own way: no single Learner
-        df = pred.predict_files(files.path, bs=bs, progress=False, tta=tta)
+        df = pred.predict_files(files.path, bs=bs, progress=False, tta=tta, raw=True)
         y = np.array([pred.classes.index(l) for l in files.label])
         return df[[f'p_{c}' for c in pred.classes]].to_numpy(np.float32), y
     learn = pred.learner(files, bs=bs)
@@ -258,13 +251,12 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     (files, no_lungs), (val, _) = pred.lung_check(files), pred.lung_check(val)   # a lung run reports, never guesses
     probs, y = run_probs(pred, files, tta)
     vprobs, vy = run_probs(pred, val, tta)
-    gate = gated_temperature(_logp(vprobs), vy, seed=seed)
-    cal = apply_temperature(_logp(probs), gate['temperature'])
-    res = _metrics_dict(pred, split, tta, y, probs, cal, gate['temperature'], n_boot, seed) | dict(temperature_fit=gate)
+    decision = calibrate_run(run_dir, vprobs, vy, pred.classes, seed)   # what every surface's Predictor applies
+    t = decision['temperature']
+    cal = apply_temperature(log_probs(probs), t)
+    res = _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed) | dict(temperature_fit=decision['gate'])
     res |= provenance(pred, files, y, probs, no_lungs)
-    ops = fit_operating_points(vy, vprobs, pred.classes)
-    res['operating_points'] = operating_point_metrics(y, probs, ops, pred.classes, n_boot, seed)
-    store_operating_points(run_dir, ops)
+    res['operating_points'] = operating_point_metrics(y, cal, decision['operating_points'], pred.classes, n_boot, seed)
     res['ood'] = fit_run_guard(run_dir, pred, report, files.path, seed)
     if isinstance(pred, EnsemblePredictor): res['ensemble'] = ensemble_members(pred.spec)
     if audit is not False:
@@ -294,15 +286,23 @@ def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
                 confusion=confusion(y, probs.argmax(1), len(pred.classes)).tolist(), n_bootstrap=n_boot, seed=seed,
                 lung_fastai_version=lung_fastai.__version__, evaluated=datetime.now().isoformat(timespec='seconds'))
 
-def store_operating_points(run_dir:Path, ops:dict):
-    "Write the thresholds into the run's `model.json`, where `Predictor` reads them"
-    spec = json.loads((run_dir/'model.json').read_text())
-    spec['operating_points'] = {c: o['threshold'] for c, o in ops.items()}
-    atomic_write_text(run_dir/'model.json', json.dumps(spec, indent=2))
+def store_decision(run_dir:Path, temperature:float, ops:dict):
+    "Write the temperature and the operating points' thresholds into the run's `model.json`, where `Predictor` reads them"
+    spec = json.loads((Path(run_dir)/'model.json').read_text())
+    spec |= dict(temperature=float(temperature), operating_points={c: o['threshold'] for c, o in ops.items()})
+    atomic_write_text(Path(run_dir)/'model.json', json.dumps(spec, indent=2))
+
+def calibrate_run(run_dir:str|Path, vprobs:np.ndarray, vy, # the run's own probabilities and labels on its val split
+                  classes:list, seed:int=0)->dict:
+    "Fit the run's decision on val — the gated temperature, then operating points on calibrated probabilities — and store it"
+    gate = gated_temperature(log_probs(vprobs), vy, seed=seed)
+    ops = fit_operating_points(vy, apply_temperature(log_probs(vprobs), gate['temperature']), classes)
+    store_decision(run_dir, gate['temperature'], ops)
+    return dict(temperature=gate['temperature'], gate=gate, operating_points=ops)
 
 def ood_flagged(pred:Predictor, paths:list)->float:
     "Share of images the run's OOD guard flags"
-    return float((pred.guard(batch_features(pred, paths)) > pred.guard.threshold).float().mean())
+    return float(np.mean([pred.out_of_distribution(float(s)) for s in pred.guard(batch_features(pred, paths))]))
 
 def fit_run_guard(run_dir:Path, pred:Predictor, report:DataReport, eval_paths:list, seed:int=0)->dict:
     "Fit the OOD guard on train (threshold on val), store it in the run; its settings, share of `eval_paths` flagged"
@@ -379,8 +379,9 @@ def _write_outputs(out:Path, pred, files, y, probs, cal, res):
     _save_fig(plot_roc(y, probs, pred.classes), figs/'roc.png')
     _save_fig(plot_reliability(y, {'raw': probs, f"T={res['temperature']:.2f}": cal}), figs/'reliability.png')
     _save_fig(plot_top_losses(files, y, probs, pred.classes), figs/'top_losses.png')
-    df = files[['path', 'label']].assign(pred=[pred.classes[i] for i in probs.argmax(1)],
-                                         **{f'p_{c}': probs[:, i] for i, c in enumerate(pred.classes)})
+    df = files[['path', 'label']].assign(pred=[pred.classes[i] for i in probs.argmax(1)],   # as `predict` gives them
+                                         **{f'p_{c}': cal[:, i] for i, c in enumerate(pred.classes)},
+                                         **{f'raw_p_{c}': probs[:, i] for i, c in enumerate(pred.classes)})
     atomic_write_text(out/'predictions.csv', df.to_csv(index=False))
     atomic_write_text(out/'metrics.json', json.dumps(res, indent=2))
 
@@ -555,11 +556,6 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     return atomic_write_text(out/'report.html', page)
 
 # %% ../nbs/07_evaluate.ipynb #639cdb6b
-def run_temperature(run_dir:str|Path)->float:
-    "The temperature fitted on the run's own val split by `evaluate_run` (1.0 if it was never evaluated)"
-    m = Path(run_dir)/'eval'/'metrics.json'
-    return float(json.loads(m.read_text()).get('temperature', 1.0)) if m.exists() else 1.0
-
 def evaluate_external(run_dir:str|Path, # a finished run folder
                       data:str|Path, # a class-folder tree (no splits), any subset of the classes
                       tta:bool=False, n_boot:int=1000, seed:int=0)->dict:
@@ -570,8 +566,8 @@ def evaluate_external(run_dir:str|Path, # a finished run folder
     pred = Predictor(run_dir)
     files, no_lungs = pred.lung_check(files)
     probs, y = run_probs(pred, files, tta)
-    t = run_temperature(run_dir)
-    cal = apply_temperature(_logp(probs), t)
+    t = pred.temperature   # the run's own calibration, as every surface applies it
+    cal = apply_temperature(log_probs(probs), t)
     res = _metrics_dict(pred, 'external', tta, y, probs, cal, t, n_boot, seed)
     res.update(data=report.root, problems=[vars(p) for p in report.problems])
     res |= provenance(pred, files, y, probs, no_lungs, trained_sources(run_dir))

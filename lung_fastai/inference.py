@@ -7,9 +7,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/inference.html.md"""
 
 # %% auto #0
 __all__ = ['ModelFileError', 'damaged', 'read_spec', 'build_model', 'load_run_model', 'KnnGuard', 'store_ood_guard',
-           'load_ood_guard', 'RunNet', 'Predictor', 'batch_features', 'fit_ood_guard', 'input_shapes', 'unpack_inputs',
-           'pack_prepared', 'mirror_packed', 'EnsembleNet', 'EnsemblePredictor', 'make_ensemble',
-           'set_ensemble_weights', 'model_files', 'load_pickled_learner']
+           'load_ood_guard', 'RunNet', 'Predictor', 'log_probs', 'apply_temperature', 'batch_features', 'fit_ood_guard',
+           'input_shapes', 'unpack_inputs', 'pack_prepared', 'mirror_packed', 'EnsembleNet', 'EnsemblePredictor',
+           'make_ensemble', 'set_ensemble_weights', 'model_files', 'load_pickled_learner']
 
 # %% ../nbs/06_inference.ipynb #727381c0
 import json, shutil, warnings
@@ -143,6 +143,7 @@ class Predictor:
     def _init_outputs(self):
         "What a prediction carries besides probabilities: operating-point flags, OOD guard (both from `evaluate_run`)"
         self.classes = self.spec['classes']
+        self.temperature = float(self.spec.get('temperature', 1.0))   # 1: never calibrated (`lung-fastai evaluate`)
         self.thresholds = {c: t for c, t in (self.spec.get('operating_points') or {}).items() if t is not None}
         self.guard = load_ood_guard(self.run_dir, self.spec)
 
@@ -178,22 +179,44 @@ def _prepare(self:Predictor, img:PILCXR)->torch.Tensor:
 def _mirror(self:Predictor, x:torch.Tensor)->torch.Tensor: return x.flip(-1)   # the training flip
 
 @patch
-def forward(self:Predictor, x:torch.Tensor)->tuple:
-    "(class probabilities, OOD scores or `None` when the run has no guard) for a preprocessed batch, on the CPU"
+def _run(self:Predictor, x:torch.Tensor)->tuple:
+    "The network's own probabilities and the OOD scores (or `None`) of a preprocessed batch, on the CPU"
     with torch.inference_mode():
         probs, feats = self.net(x.to(self.device))
         return probs.cpu(), (self.guard(feats.cpu()) if self.guard is not None else None)
 
 @patch
-def predict_batch(self:Predictor, x:torch.Tensor)->torch.Tensor:
-    "Class probabilities for a preprocessed batch"
-    return self.forward(x)[0]
+def forward(self:Predictor, x:torch.Tensor, raw:bool=False)->tuple:
+    "(class probabilities, calibrated unless `raw`; OOD scores or `None` without a guard) for a preprocessed batch"
+    probs, scores = self._run(x)
+    return (probs if raw else self.calibrate(probs)), scores
+
+@patch
+def predict_batch(self:Predictor, x:torch.Tensor, raw:bool=False)->torch.Tensor:
+    "Class probabilities for a preprocessed batch (calibrated unless `raw`)"
+    return self.forward(x, raw)[0]
 
 @patch
 def features(self:Predictor, x:torch.Tensor)->torch.Tensor:
     "The pooled body features of a preprocessed batch (what the OOD guard compares)"
     with torch.inference_mode(): return self.net(x.to(self.device))[1].cpu()
 
+
+# %% ../nbs/06_inference.ipynb #ba6c6c0c
+def log_probs(probs:np.ndarray)->np.ndarray:
+    "Probabilities back to logits (up to a constant per row): what temperature scaling divides"
+    return np.log(np.clip(probs, 1e-12, 1))
+
+def apply_temperature(logits, t:float)->np.ndarray:
+    "Calibrated probabilities: softmax(logits / t), in float64 (log-probabilities work as logits)"
+    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64)/t, -1).numpy()
+
+# %% ../nbs/06_inference.ipynb #3cfd6bd3
+@patch
+def calibrate(self:Predictor, probs:torch.Tensor)->torch.Tensor:
+    "The network's probabilities temperature-scaled with the run's temperature (unchanged at T = 1)"
+    if self.temperature == 1: return probs
+    return torch.from_numpy(apply_temperature(log_probs(probs.double().numpy()), self.temperature)).to(probs.dtype)
 
 # %% ../nbs/06_inference.ipynb #9a813457
 def _safe_preprocess(pred, p):
@@ -202,7 +225,8 @@ def _safe_preprocess(pred, p):
 
 @patch
 def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
-                  tta:bool=False)->pd.DataFrame: # average each image with its horizontal mirror (the training flip)
+                  tta:bool=False, # average each image with its horizontal mirror (the training flip)
+                  raw:bool=False)->pd.DataFrame: # the network's own probabilities, not calibrated (flags then off)
     "One row per image: path, predicted class, its probability, all class probabilities, flags, OOD, error if any"
     rows, paths = [], [str(p) for p in paths]
     chunks = range(0, len(paths), bs)
@@ -210,37 +234,47 @@ def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
         prepped = [_safe_preprocess(self, p) for p in paths[s:s+bs]]
         ok = [x for x, e in prepped if x is not None]
         read = [p for p, (x, e) in zip(paths[s:s+bs], prepped) if x is not None]
-        done = iter(self.prediction_rows(read, *self.outputs(torch.stack(ok), tta)) if ok else [])
+        done = iter(self.prediction_rows(read, *self.outputs(torch.stack(ok), tta, raw), flags=not raw) if ok else [])
         rows += [next(done) if x is not None else self.prediction_row(p, None, None, err)
                  for p, (x, err) in zip(paths[s:s+bs], prepped)]
     return pd.DataFrame(rows)
 
 @patch
-def outputs(self:Predictor, x:torch.Tensor, tta:bool=False)->tuple:
+def outputs(self:Predictor, x:torch.Tensor, tta:bool=False, raw:bool=False)->tuple:
     "(probabilities, OOD scores or `None`) of a preprocessed batch as arrays; `tta` averages with the mirror"
-    probs, scores = self.forward(x)
-    if tta: probs = (probs + self.predict_batch(self._mirror(x)))/2   # the OOD score stays the plain image's
-    return probs.numpy(), (scores.numpy() if scores is not None else None)
+    probs, scores = self.forward(x, raw=True)
+    if tta: probs = (probs + self.predict_batch(self._mirror(x), raw=True))/2   # the OOD score stays the plain image's
+    return (probs if raw else self.calibrate(probs)).numpy(), (scores.numpy() if scores is not None else None)
 
 @patch
-def prediction_row(self:Predictor, path, probs, score, error:str='')->dict:
+def flags(self:Predictor, probs:np.ndarray)->dict:
+    "Each operating point's flag for one image's calibrated probabilities (thresholds fitted on calibrated val)"
+    return {c: bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}
+
+@patch
+def out_of_distribution(self:Predictor, score)->bool|None:
+    "Whether the run's OOD guard flags an image's score (`None` without a guard or a score)"
+    return None if self.guard is None or score is None else bool(score > self.guard.threshold)
+
+@patch
+def prediction_row(self:Predictor, path, probs, score, error:str='', flags:bool=True)->dict:
     "One image's row of `predict_files` from its probabilities and OOD score (`probs=None`: an unreadable image)"
-    ood = {} if self.guard is None else dict(ood=None if probs is None else bool(score > self.guard.threshold),
+    ood = {} if self.guard is None else dict(ood=None if probs is None else self.out_of_distribution(score),
                                              ood_score=np.nan if probs is None else float(score))
     if probs is None:
         return dict(path=path, pred='', prob=np.nan, **{f'p_{c}': np.nan for c in self.classes},
                     **{f'flag_{c}': None for c in self.thresholds}, **ood, error=error)
     i = int(probs.argmax())
-    flags = {f'flag_{c}': bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}
+    flags = {f'flag_{c}': v if flags else None for c, v in self.flags(probs).items()}
     return dict(path=path, pred=self.classes[i], prob=float(probs[i]),
                 **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
                 **flags, **ood, error='')
 
 @patch
-def prediction_rows(self:Predictor, paths:list, probs:np.ndarray, scores:np.ndarray|None)->list:
+def prediction_rows(self:Predictor, paths:list, probs:np.ndarray, scores:np.ndarray|None, flags:bool=True)->list:
     "The rows of images that were read, from `outputs` (`scores` is `None` when the run has no guard)"
     scores = scores if scores is not None else [None]*len(probs)
-    return [self.prediction_row(p, pr, s) for p, pr, s in zip(paths, probs, scores)]
+    return [self.prediction_row(p, pr, s, flags=flags) for p, pr, s in zip(paths, probs, scores)]
 
 
 # %% ../nbs/06_inference.ipynb #10174981

@@ -15,7 +15,7 @@ import os
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 import json, warnings
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 from PIL import Image
 from .core import *
 from .data import check_dataset, is_dicom, load_cxr

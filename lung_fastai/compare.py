@@ -182,5 +182,6 @@ def resume_study(inputs:str|Path, # where an earlier session's output is attache
     if (study_dir/'study.json').exists(): return study_dir
     prev = find_study(inputs)
     if prev is None: return None
-    shutil.copytree(prev, study_dir, dirs_exist_ok=True)
+    # an earlier session's writer locks belong to processes of another machine that are gone by definition
+    shutil.copytree(prev, study_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(LOCK_FILE))
     return prev

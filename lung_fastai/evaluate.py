@@ -287,14 +287,14 @@ def _metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed):
                 lung_fastai_version=lung_fastai.__version__, evaluated=datetime.now().isoformat(timespec='seconds'))
 
 def store_decision(run_dir:Path, temperature:float, ops:dict):
-    "Write the temperature and the operating points' thresholds into the run's `model.json`, where `Predictor` reads them"
+    "Write the temperature and the operating points' thresholds into `model.json`, where `Predictor` reads them"
     spec = json.loads((Path(run_dir)/'model.json').read_text())
     spec |= dict(temperature=float(temperature), operating_points={c: o['threshold'] for c, o in ops.items()})
     atomic_write_text(Path(run_dir)/'model.json', json.dumps(spec, indent=2))
 
 def calibrate_run(run_dir:str|Path, vprobs:np.ndarray, vy, # the run's own probabilities and labels on its val split
                   classes:list, seed:int=0)->dict:
-    "Fit the run's decision on val — the gated temperature, then operating points on calibrated probabilities — and store it"
+    "Fit the run's decision on val: gated temperature, then operating points on calibrated probabilities; store it"
     gate = gated_temperature(log_probs(vprobs), vy, seed=seed)
     ops = fit_operating_points(vy, apply_temperature(log_probs(vprobs), gate['temperature']), classes)
     store_decision(run_dir, gate['temperature'], ops)

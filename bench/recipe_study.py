@@ -69,6 +69,7 @@ def main():
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--arms', nargs='+', default=list(ARMS) + ['best'])
     ap.add_argument('--work', default=str(Path.home()/'.cache'/'lung_fastai'/'bench'/'recipe_study'))
+    ap.add_argument('--saved-only', action='store_true', help='summarise the finished runs; train nothing')
     a = ap.parse_args()
     warnings.filterwarnings('ignore')
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -79,6 +80,7 @@ def main():
     rows = []
     for seed in a.seeds:   # seed-major: an interrupted study has every arm at the seeds it finished
         for arm in [x for x in a.arms if x != 'best']:
+            if a.saved_only and not (work/f'{arm}-s{seed}'/'study.json').exists(): continue
             rows.append(one_run(arm, ARMS[arm], seed, work, cache))
             r = rows[-1]
             print(f"{arm:12s} seed {seed}: acc {r['accuracy']:.3f} F1 {r['macro_f1']:.3f} ECE {r['ece']:.3f} "
@@ -86,6 +88,7 @@ def main():
     best = best_switches(rows) if 'best' in a.arms else None
     if best:
         for seed in a.seeds:
+            if a.saved_only and not (work/f'best-s{seed}'/'study.json').exists(): continue
             rows.append(one_run('best', best, seed, work, cache))
             print(f"best {best} seed {seed}: F1 {rows[-1]['macro_f1']:.3f}", flush=True)
     out = dict(machine=machine(), recipe=RECIPE, arms=ARMS, best=best, seeds=a.seeds, runs=rows)

@@ -107,7 +107,7 @@ def _write_study(out:Path, archs:list, board:pd.DataFrame, paused:str|None):
     finished = list(board.get('backbone', []))
     atomic_write_text(out/'study.json', json.dumps(dict(archs=list(archs), finished=finished, paused_at=paused)))
 
-@writes_folder('compare', 'out')
+@writes_folder('compare', 'out', create=True)
 def compare_backbones(archs:list, # registry keys
                       report:DataReport, # the dataset, validated once for all
                       out:str|Path, # folder for the runs and the leaderboard (an earlier study's folder: resumed)

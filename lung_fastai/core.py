@@ -420,14 +420,16 @@ def run_lock(folder:Path|str, # the run (or study) folder about to be written
 
 # %% ../nbs/00_core.ipynb #823636bb
 def writes_folder(command:str, # shown to a second writer
-                  arg:str='run_dir'): # the parameter naming the folder written
+                  arg:str='run_dir', # the parameter naming the folder written
+                  create:bool=False): # lock a folder that does not exist yet (creating it); else it is the function's
     "Decorator: hold the writer lock of the folder in parameter `arg` (see `run_lock`) while the function runs"
     def deco(f):
         sig = inspect.signature(f)
         @functools.wraps(f)
         def _locked(*args, **kwargs):
             folder = sig.bind(*args, **kwargs).arguments.get(arg)
-            if folder is None: return f(*args, **kwargs)
+            # a folder that is not there has nothing to protect, and `evaluate typo/` must not create `typo/`
+            if folder is None or not (create or Path(folder).is_dir()): return f(*args, **kwargs)
             with run_lock(folder, command): return f(*args, **kwargs)
         return _locked
     return deco

@@ -8,13 +8,14 @@ Docs: https://lung-fastai.github.io/lung_fastai/core.html.md"""
 __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NAMES', 'DEDUP_METHODS', 'LOCK_FILE',
            'LOCK_HEARTBEAT', 'LOCK_STALE', 'display_name', 'package_dir', 'resource_path', 'project_root', 'in_kaggle',
            'lung_home', 'data_home', 'runs_home', 'env_vars', 'UserError', 'ConfigError', 'error_summary',
-           'current_umask', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'DiskFullError', 'free_bytes',
-           'is_disk_full', 'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process',
-           'is_distributed', 'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig',
-           'merge_config', 'load_config', 'save_config', 'RunFolderBusy', 'run_lock', 'writes_folder']
+           'current_umask', 'atomic_path', 'atomic_write_text', 'DiskFullError', 'free_bytes', 'is_disk_full',
+           'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process', 'is_distributed',
+           'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig', 'merge_config',
+           'load_config', 'save_config', 'RunFolderBusy', 'run_lock', 'writes_folder']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, tempfile, difflib, dataclasses, typing, errno, shutil, socket, json, time, threading, functools, inspect
+import warnings
 from datetime import datetime
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, asdict
@@ -127,11 +128,6 @@ def atomic_path(path:Path|str, suffix:str|None=None):
 def atomic_write_text(path:Path|str, text:str)->Path:
     "Write `text` to `path` atomically"
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
-    return Path(path)
-
-def atomic_write_bytes(path:Path|str, data:bytes)->Path:
-    "Write `data` to `path` atomically"
-    with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
     return Path(path)
 
 # %% ../nbs/00_core.ipynb #20f8e812
@@ -389,7 +385,6 @@ def _acquire(lock:Path, command:str):
         if why is None:
             raise RunFolderBusy(f"{lock.parent} is being written by {_holder_text(holder)}: wait for it to finish or "
                                 f"choose another folder. If that process is gone for good, delete {lock}.")
-        import warnings
         warnings.warn(f"took over the lock of {lock.parent} from {_holder_text(holder)}: {why}")
         lock.unlink(missing_ok=True)
     raise RunFolderBusy(f"could not lock {lock.parent}: other processes keep taking it ({lock})")

@@ -396,8 +396,9 @@ def _train_locked(cfg, run_dir, report, resume, cbs, show_progress):
     learn.add_cb(learn.run_folder)
     if resume:
         for t in run_dir.rglob('.*.tmp'): t.unlink()   # a killed writer's leftovers: this process holds the folder
-    start = _restore(learn, run_dir, cfg.freeze_epochs) if resume and _has_run(run_dir) else (1, 0)
-    if resume and start == (1, 0): _restart(run_dir)
+    from_checkpoint = resume and _has_run(run_dir)
+    if resume and not from_checkpoint: _restart(run_dir)
+    start = _restore(learn, run_dir, cfg.freeze_epochs) if from_checkpoint else (1, 0)
     trackers = [cb for cb in learn.cbs if hasattr(cb, 'finish')]
     try:
         quiet = (learn.no_bar(), learn.no_logging()) if not show_progress else (nullcontext(), nullcontext())

@@ -17,6 +17,9 @@ from .audit import *
 from .lungs import *
 from .train import *
 from .inference import *
+from .metrics import *
+from .calibrate import *
+from .report import *
 from .evaluate import *
 from .gradcam import *
 from .compare import *

@@ -93,16 +93,16 @@ class Review:
 # %% ../nbs/10b_app.ipynb #5d927485
 def model_card_md(review:Review)->str:
     "The facts a reader needs next to a prediction: backbone, data, evaluation with its CI, and what it is not for"
-    spec, d = review.pred.spec, review.run_dir
-    cfg = load_config(d/'config.yaml') if (d/'config.yaml').exists() else None
-    m = json.loads((d/'eval'/'metrics.json').read_text()) if (d/'eval'/'metrics.json').exists() else None
+    spec, d = review.pred.spec, RunDir(review.run_dir)
+    cfg = load_config(d.config) if d.config.exists() else None
+    m = json.loads(d.eval.metrics.read_text()) if d.eval.metrics.exists() else None
     lines = ['**Research use only — not for clinical diagnosis.** Not a medical device. No severity, no treatment '
              'advice: the heatmap shows where the network looked, not where disease is.',
              f"- **Model:** `{spec['timm_name']}` ({spec['arch']}), {spec['image_size']} px, {spec['resize']}; "
              f"lung_fastai {spec.get('lung_fastai_version', '?')}",
              f"- **Classes:** {', '.join(spec['display_names'])}",
              f"- **Training data:** {cfg.data if cfg else 'unknown'} (fingerprint {spec.get('data_fingerprint')}); "
-             f"trained {pd.Timestamp((d/'model.safetensors').stat().st_mtime, unit='s'):%Y-%m-%d}"]
+             f"trained {pd.Timestamp(d.weights.stat().st_mtime, unit='s'):%Y-%m-%d}"]
     if m:
         a, (lo, hi) = m['headline']['accuracy'], m.get('accuracy_exact_ci95', m['headline']['accuracy']['ci95'])
         t = review.pred.temperature   # what the probabilities on this page are scaled with
@@ -124,7 +124,7 @@ def model_card_md(review:Review)->str:
 # %% ../nbs/10b_app.ipynb #c20c65b6
 def _examples(run_dir:Path, n:int=5)->list:
     "One test film per class of the run's own dataset, when that is on this machine"
-    try: f = check_dataset(load_config(run_dir/'config.yaml').data).files
+    try: f = check_dataset(load_config(RunDir(run_dir).config).data).files
     except Exception: return []   # a registered model served elsewhere: its data is not here, so no examples
     return [[p] for p in f[f.split == 'test'].groupby('label').head(1).path.head(n)]
 

@@ -497,7 +497,7 @@ def _lungs_cmd(sub):
 # %% ../nbs/11_cli.ipynb #ffc5672a
 def _gradcam(a):
     from lung_fastai.gradcam import gradcam_run, gradcam_files
-    from lung_fastai.evaluate import run_dataset
+    from lung_fastai.calibrate import run_dataset
     if a.inputs:
         out = a.out or Path(a.run_dir)/'cam'/'files'
         df = gradcam_files(a.run_dir, expand_inputs(a.inputs), out, cls=a.cls, method=a.method)
@@ -527,7 +527,7 @@ def _register(a):
 
 def _export(a):
     from lung_fastai.deploy import export_onnx
-    from lung_fastai.evaluate import run_dataset
+    from lung_fastai.calibrate import run_dataset
     try: report = run_dataset(a.run_dir, a.data)
     except Exception: report = None   # no dataset at hand: verified on random input instead
     imgs = list(split_files(report, 'val').path[:8]) if report is not None else None
@@ -549,7 +549,7 @@ def _ensemble(a):
     from lung_fastai.inference import make_ensemble, read_spec
     out = make_ensemble(a.runs, a.out, a.weights)
     if a.fit_weights:
-        from lung_fastai.evaluate import fit_ensemble_weights
+        from lung_fastai.calibrate import fit_ensemble_weights
         fit_ensemble_weights(out, a.data)
     spec = read_spec(out)
     print(f"Ensemble written to {out}: " + ', '.join(f"{m['arch']} ({m['weight']:.3f})" for m in spec['members'])

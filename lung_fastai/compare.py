@@ -90,13 +90,13 @@ def _study_row(run:Path, key:str, report, base, audit, n_boot)->dict:
     "Evaluate a trained run and keep its leaderboard row in the run folder, so a resumed study reuses it unchanged"
     res = evaluate_run(run, report=report, n_boot=n_boot, audit=audit)
     row = _row(key, run, res, Predictor(run), base.bs or get_backbone(key).bs)
-    atomic_write_text(run/'study_row.json', json.dumps(row))
+    atomic_write_text(RunDir(run).study_row, json.dumps(row))
     return row
 
 def _train_one(run:Path, cfg, report, clock:StudyClock):
     "Train a backbone's run, resuming it from its last checkpoint if an earlier session was cut"
-    if (run/'model.safetensors').exists(): return   # trained, not yet evaluated
-    resume = (run/'checkpoints'/'last.pt').exists()
+    if RunDir(run).weights.exists(): return   # trained, not yet evaluated
+    resume = RunDir(run).last_checkpoint.exists()
     train(cfg, report=report, resume=resume, cbs=[clock], show_progress=False)
 
 def _done_line(label:str, spent:list, left:int)->str:
@@ -105,7 +105,7 @@ def _done_line(label:str, spent:list, left:int)->str:
 
 def _write_study(out:Path, archs:list, board:pd.DataFrame, paused:str|None):
     finished = list(board.get('backbone', []))
-    atomic_write_text(out/'study.json', json.dumps(dict(archs=list(archs), finished=finished, paused_at=paused)))
+    atomic_write_text(RunDir(out).study, json.dumps(dict(archs=list(archs), finished=finished, paused_at=paused)))
 
 @writes_folder('compare', 'out', create=True)
 def compare_backbones(archs:list, # registry keys
@@ -125,8 +125,8 @@ def compare_backbones(archs:list, # registry keys
     for i, key in enumerate(archs):
         b = get_backbone(key)
         run, label = out/b.key, f'[{i + 1}/{len(archs)}] {b.key}'
-        if (run/'study_row.json').exists():
-            rows.append(json.loads((run/'study_row.json').read_text()))
+        if RunDir(run).study_row.exists():
+            rows.append(json.loads(RunDir(run).study_row.read_text()))
             say(f'{label}: finished in an earlier session, kept')
             continue
         if deadline is not None and time.time() > deadline and spent:   # a session always trains one epoch at least
@@ -154,9 +154,9 @@ def compare_backbones(archs:list, # registry keys
 
 # %% ../nbs/09_compare.ipynb #7ca62061
 def _write_board(board:pd.DataFrame, out:Path):
-    atomic_write_text(out/'leaderboard.csv', board.to_csv(index=False))
+    atomic_write_text(RunDir(out).leaderboard, board.to_csv(index=False))
     cols = ['backbone', 'macro_f1_ci', 'accuracy_ci', 'ece', 'params_m', 'size', 'train_img_s', 'infer_img_s']
-    atomic_write_text(out/'leaderboard.md', board[cols].to_markdown(index=False, floatfmt='.3g') + '\n')
+    atomic_write_text(RunDir(out).leaderboard_md, board[cols].to_markdown(index=False, floatfmt='.3g') + '\n')
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(board.infer_img_s, board.accuracy)
     for r in board.itertuples(): ax.annotate(r.backbone, (r.infer_img_s, r.accuracy), fontsize=8)
@@ -164,7 +164,7 @@ def _write_board(board:pd.DataFrame, out:Path):
     ax.set_xlabel('inference images / s (this device)')
     ax.set_ylabel('test accuracy')
     fig.tight_layout()
-    with atomic_path(out/'accuracy_vs_throughput.png') as tmp: fig.savefig(tmp, dpi=100, format='png')
+    with atomic_path(RunDir(out).leaderboard_plot) as tmp: fig.savefig(tmp, dpi=100, format='png')
     plt.close(fig)
 
 # %% ../nbs/09_compare.ipynb #a172dc3a
@@ -172,14 +172,14 @@ def find_study(inputs:str|Path, depth:int=5)->Path|None:
     "The most recently written study folder (holding `study.json`) under `inputs`, searched `depth` levels deep"
     inputs = Path(inputs)
     if not inputs.is_dir(): return None
-    found = [f for d in range(1, depth + 1) for f in inputs.glob('/'.join(['*']*d) + '/study.json')]
+    found = [f for d in range(1, depth + 1) for f in inputs.glob('/'.join(['*']*d + [RunDir.FILES['study']]))]
     return max(found, key=lambda f: f.stat().st_mtime).parent if found else None
 
 def resume_study(inputs:str|Path, # where an earlier session's output is attached (`/kaggle/input` on Kaggle)
                  study_dir:str|Path)->Path|None: # this session's study folder
     "Copy an earlier session's study into `study_dir` (if it has none yet); the folder it continues, or `None`"
     study_dir = Path(study_dir)
-    if (study_dir/'study.json').exists(): return study_dir
+    if RunDir(study_dir).study.exists(): return study_dir
     prev = find_study(inputs)
     if prev is None: return None
     # an earlier session's writer locks belong to processes of another machine that are gone by definition

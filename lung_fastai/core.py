@@ -11,7 +11,7 @@ __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NA
            'current_umask', 'atomic_path', 'atomic_write_text', 'DiskFullError', 'free_bytes', 'is_disk_full',
            'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process', 'is_distributed',
            'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig', 'merge_config',
-           'load_config', 'save_config', 'RunFolderBusy', 'run_lock', 'writes_folder']
+           'load_config', 'save_config', 'EvalDir', 'RunDir', 'RunFolderBusy', 'run_lock', 'writes_folder']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, tempfile, difflib, dataclasses, typing, errno, shutil, socket, json, time, threading, functools, inspect
@@ -326,11 +326,75 @@ def save_config(cfg:TrainConfig, path:str|Path)->Path:
     "Write `cfg` as YAML, atomically"
     return atomic_write_text(path, yaml.safe_dump(asdict(cfg), sort_keys=False))
 
+# %% ../nbs/00_core.ipynb #2c8adf85
+class _Folder:
+    "A folder whose files are named in `FILES` (attribute name -> path inside it)"
+    FILES:dict = {}
+    def __init__(self, path:str|Path): self.path = Path(path)
+    def __getattr__(self, name):
+        if name in type(self).FILES: return self.path/type(self).FILES[name]
+        raise AttributeError(f"{type(self).__name__} has no file {name!r} (it knows: {', '.join(type(self).FILES)})")
+    def __truediv__(self, other): return self.path/other
+    def __fspath__(self): return str(self.path)
+    def __repr__(self): return f"{type(self).__name__}({str(self.path)!r})"
+
+class EvalDir(_Folder):
+    "An evaluation's folder: the run's `eval/`, or `eval/external/<dataset>/` for a dataset from elsewhere"
+    FILES = dict(metrics='metrics.json', predictions='predictions.csv', leakage='leakage.csv', report='report.html',
+                 within_hospital='within_hospital.json', lung_energy='lung_energy.json', figures='figures',
+                 confusion_plot='figures/confusion.png', roc_plot='figures/roc.png',
+                 reliability_plot='figures/reliability.png', top_losses_plot='figures/top_losses.png',
+                 duplicates_plot='figures/duplicates.png')
+
+# %% ../nbs/00_core.ipynb #9161de04
+class RunDir(_Folder):
+    "A run folder: where each of its files lives, its spec read once and updated atomically"
+    FILES = dict(config='config.yaml', spec_file='model.json', weights='model.safetensors', guard='ood.safetensors',
+                 metrics='metrics.csv', recipe='recipe.json', lr_plot='lr_find.png', mlflow='mlflow.json',
+                 onnx='model.onnx', int8='model.int8.onnx', tensorboard='tb', lock='.lock', study_row='study_row.json', lungs='lungs', members='members',
+                 checkpoints='checkpoints', last_checkpoint='checkpoints/last.pt',
+                 previous_checkpoint='checkpoints/previous.pt', best_weights='checkpoints/best.safetensors',
+                 best_info='checkpoints/best.json', cam='cam', cam_summary='cam/summary.json', cam_grid='cam/grid.png', cam_overlays='cam/overlays',
+                 cam_files='cam/files', eval_dir='eval', external='eval/external',
+                 study='study.json', leaderboard='leaderboard.csv', leaderboard_md='leaderboard.md',
+                 leaderboard_plot='accuracy_vs_throughput.png')
+    KINDS = ('classifier', 'ensemble', 'lungs')   # what a `model.json` can describe; no `kind` means a classifier
+    def __init__(self, path:str|Path): super().__init__(path); self._spec = None
+
+    @property
+    def eval(self)->EvalDir: return EvalDir(self.eval_dir)
+    def external_eval(self, dataset:str|Path)->EvalDir: return EvalDir(self.external/Path(dataset).name)
+    def member(self, entry:dict)->'RunDir': return RunDir(self.path/entry['dir'])
+    def has_model(self)->bool: return self.spec_file.exists()
+
+    @property
+    def spec(self)->dict:
+        "`model.json`, read the first time it is asked for"
+        if self._spec is None: self._spec = json.loads(self.spec_file.read_text())
+        return self._spec
+    @property
+    def kind(self)->str: return self.spec.get('kind', 'classifier')
+    def train_config(self)->TrainConfig:
+        "The run's `config.yaml`, or the defaults for a folder that has none (an ensemble assembled elsewhere)"
+        return load_config(self.config) if self.config.exists() else TrainConfig()
+
+    def write_spec(self, spec:dict)->'RunDir':
+        "Write `model.json` whole (atomically)"
+        atomic_write_text(self.spec_file, json.dumps(spec, indent=2))
+        self._spec = spec
+        return self
+
+    def update_spec(self, **changes)->dict:
+        "Change some keys of `model.json` as on disk now (another step may have written it), atomically"
+        spec = {**json.loads(self.spec_file.read_text()), **changes}
+        self.write_spec(spec)
+        return spec
+
 # %% ../nbs/00_core.ipynb #a34a7c23
 class RunFolderBusy(UserError, RuntimeError):
     "Another process is writing this run folder"
 
-LOCK_FILE, LOCK_HEARTBEAT, LOCK_STALE = '.lock', 30., 180.
+LOCK_FILE, LOCK_HEARTBEAT, LOCK_STALE = RunDir.FILES['lock'], 30., 180.
 _held_locks = {}   # lock path -> depth: the same process may take a lock it holds
 
 # %% ../nbs/00_core.ipynb #599df001

@@ -98,7 +98,7 @@ def register_run(run_dir:str|Path, name:str, alias:str|None=None, tracking_uri:s
     run_dir = Path(run_dir)
     read_spec(run_dir)
     mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
-    tracked = run_dir/'mlflow.json'
+    tracked = RunDir(run_dir).mlflow
     run_id = json.loads(tracked.read_text())['run_id'] if tracked.exists() else None
     if run_id is None: mlflow.set_experiment('lung_fastai')
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else f'register-{run_dir.name}'):
@@ -179,7 +179,7 @@ def _example_batch(pred:Predictor, images:list|None)->torch.Tensor:
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
     "Export a run's model or ensemble to ONNX (probabilities, `ood_score` if it has a guard), checked against PyTorch"
     pred = Predictor(run_dir, device='cpu')
-    out, net = Path(out or Path(run_dir)/'model.onnx'), _ExportNet(pred).eval()
+    out, net = Path(out or RunDir(run_dir).onnx), _ExportNet(pred).eval()
     x = _example_batch(pred, check_images)
     names = ['probs'] + (['ood_score'] if pred.guard is not None else [])
     # the exporter narrates each pass on stdout
@@ -209,12 +209,12 @@ class OnnxPredictor(Predictor):
     "A `Predictor` running `<run>/model.onnx` (or another ONNX file of the run) in ONNX Runtime: same preprocessing"
     def __init__(self, run_dir:str|Path, onnx_path:str|Path|None=None):
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
-        path = Path(onnx_path or self.run_dir/'model.onnx')
+        path = Path(onnx_path or RunDir(run_dir).onnx)
         if not path.exists(): raise ModelFileError(f"{path} not found: run `lung-fastai export {run_dir} --onnx` first")
         try: self.session = _onnx_session(path)
         except Exception as e: raise damaged(path, e, f"export again: `lung-fastai export {run_dir} --onnx`") from None
         if self.spec.get('kind') == 'ensemble':
-            self.members = [Predictor.without_model(self.run_dir/m['dir']) for m in self.spec['members']]
+            self.members = [Predictor.without_model(RunDir(run_dir).member(m).path) for m in self.spec['members']]
             self._shapes = input_shapes(self.members)
             self._init_outputs()
         else: self._init_preprocessing()
@@ -246,8 +246,8 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
     from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
     from onnxruntime.quantization.shape_inference import quant_pre_process
     run_dir = Path(run_dir)
-    out = Path(out or run_dir/'model.int8.onnx')
-    fp32 = run_dir/'model.onnx' if (run_dir/'model.onnx').exists() else export_onnx(run_dir)
+    out = Path(out or RunDir(run_dir).int8)
+    fp32 = RunDir(run_dir).onnx if RunDir(run_dir).onnx.exists() else export_onnx(run_dir)
     pre = OnnxPredictor(run_dir, fp32)
     calib = torch.stack([pre.preprocess(p) for p in calib_images]).numpy()
     class _Reader(CalibrationDataReader):
@@ -284,6 +284,6 @@ def resolve_model_dir(ref:str|Path, tracking_uri:str|None=None)->Path:
     if not str(ref).startswith(('models:/', 'runs:/')): return Path(ref)
     mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(ref)))
-    hits = sorted(local.rglob('model.json'))
+    hits = sorted(local.rglob(RunDir.FILES['spec_file']))
     if not hits: raise ModelFileError(f"{ref} holds no lung_fastai model.json")
     return hits[0].parent

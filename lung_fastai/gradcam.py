@@ -253,7 +253,7 @@ def lung_view_masks(pred:Predictor, paths:list, # films the run can classify (se
 
 def default_segmenter()->LungSegmenter|None:
     "The segmenter `lung-fastai lungs train` keeps, if there is one"
-    return LungSegmenter(lungs_home(), device='cpu') if (lungs_home()/'model.json').exists() else None
+    return LungSegmenter(lungs_home(), device='cpu') if RunDir(lungs_home()).has_model() else None
 
 def lung_localization(pred:Predictor, files:pd.DataFrame, # films with `path` and `label`
                       seg:LungSegmenter|None=None, truth:list|None=None, method:str='gradcam',
@@ -314,8 +314,7 @@ def _masks_for(paths):
 @writes_folder('gradcam')
 def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:str='gradcam', seed:int=0)->dict:
     "Overlays, a per-class grid and quantitative checks for a run, written to `<run>/cam/`"
-    run_dir = Path(run_dir)
-    out = run_dir/'cam'
+    run = RunDir(run_dir)
     pred = Predictor(run_dir, device='cpu')
     files, no_lungs = pred.lung_check(files)
     pick = files.groupby('label').head(n_per_class).sort_values('label', kind='stable').reset_index(drop=True)
@@ -323,11 +322,11 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     maps, probs = pred.cams_for_batch(x, method=method)
     seen = [pred.seen(p) for p in pick.path]   # a lung run's maps cover its crops, not the whole films
     for p, im, c in zip(pick.path, seen, maps):
-        _save_png(overlay(im, c, pred.spec['resize']), out/'overlays'/f'{Path(p).stem}.png')
+        _save_png(overlay(im, c, pred.spec['resize']), run.cam_overlays/f'{Path(p).stem}.png')
     titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}'
               for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
     fig = cam_grid(seen, maps, titles, pred.spec['resize'], ncols=n_per_class)
-    with atomic_path(out/'grid.png') as tmp: fig.savefig(tmp, dpi=90, format='png')
+    with atomic_path(run.cam_grid) as tmp: fig.savefig(tmp, dpi=90, format='png')
     plt.close(fig)
     summary = dict(method=method, n_images=len(pick))
     # the randomization check re-initialises one network's layers: run it on the members
@@ -343,7 +342,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     if pred.lungs is not None or seg is not None:   # real films have no lesion masks, but they have lungs
         summary['lungs'] = lung_localization(pred, pick, seg, method=method, seed=seed, maps=maps)
     summary['no_lungs'] = [dict(path=r.path, reason=r.reason) for r in no_lungs.itertuples()]
-    atomic_write_text(out/'summary.json', json.dumps(summary, indent=2))
+    atomic_write_text(run.cam_summary, json.dumps(summary, indent=2))
     return summary
 
 def _save_png(arr, path):
@@ -378,6 +377,6 @@ def external_lung_energy(run_dir:str|Path, data:str|Path, # a class-folder tree 
     report = check_class_folders(data)
     files, _ = pred.lung_check(split_files(report, 'external'))
     res = lung_localization(pred, files, seg, seed=seed)
-    out = Path(run_dir)/'eval'/'external'/Path(report.root).name
-    atomic_write_text(out/'lung_energy.json', json.dumps(res, indent=2))
+    out = RunDir(run_dir).external_eval(report.root)
+    atomic_write_text(out.lung_energy, json.dumps(res, indent=2))
     return res

@@ -33,10 +33,9 @@ from fastcore.basics import patch
 class ModelFileError(UserError, ValueError):
     "A run folder or model file that cannot be loaded"
 
-def _require(run_dir:Path, *names):
-    for f in names:
-        if not (run_dir/f).exists():
-            raise ModelFileError(f"{run_dir} has no {f}: is it a finished lung_fastai run folder?")
+def _require(*files:Path):
+    for f in files:
+        if not f.exists(): raise ModelFileError(f"{f.parent} has no {f.name}: is it a finished lung_fastai run folder?")
 
 def damaged(path:Path, e:Exception, fix:str)->ModelFileError:
     "The error for a run file that exists but does not load: which file, what is wrong with it, what to do"
@@ -46,18 +45,18 @@ _RETRAIN = "restore it from a copy, or train the run again (`lung-fastai train -
 
 def read_spec(run_dir:str|Path)->dict:
     "The `model.json` of a run folder (a single model or an ensemble), checked"
-    run_dir = Path(run_dir)
-    _require(run_dir, 'model.json')
-    try: spec = json.loads((run_dir/'model.json').read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise damaged(run_dir/'model.json', e, _RETRAIN) from None
+    run = RunDir(run_dir)
+    _require(run.spec_file)
+    try: spec = run.spec
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise damaged(run.spec_file, e, _RETRAIN) from None
     if spec.get('format') != 'lung_fastai.model/1':
-        raise ModelFileError(f"{run_dir/'model.json'}: unknown format {spec.get('format')!r}")
+        raise ModelFileError(f"{run.spec_file}: unknown format {spec.get('format')!r}")
     if spec.get('kind') == 'lungs':
         raise ModelFileError(f"{run_dir} is a lung segmenter, not a classifier: pass it to `train --lungs` or "
                              "`lung-fastai lungs predict`")
     if spec.get('kind') == 'ensemble':
-        for m in spec['members']: read_spec(run_dir/m['dir'])
-    else: _require(run_dir, 'model.safetensors')
+        for m in spec['members']: read_spec(run.member(m).path)
+    else: _require(run.weights)
     return spec
 
 
@@ -71,7 +70,7 @@ def build_model(spec:dict)->torch.nn.Module:
 def load_run_model(run_dir:str|Path)->tuple:
     "The trained model of a run folder in eval mode, and its spec"
     spec = read_spec(run_dir)
-    model, f = build_model(spec), Path(run_dir)/'model.safetensors'
+    model, f = build_model(spec), RunDir(run_dir).weights
     try: weights = load_file(str(f))
     except Exception as e: raise damaged(f, e, _RETRAIN) from None   # safetensors' own error names no file
     model.load_state_dict(weights)
@@ -92,15 +91,13 @@ class KnnGuard(nn.Module):
 @writes_folder('evaluate')
 def store_ood_guard(run_dir:str|Path, guard:KnnGuard):
     "Write the guard into a run folder: `ood.safetensors` (the training features) and its settings in `model.json`"
-    run_dir = Path(run_dir)
-    with atomic_path(run_dir/'ood.safetensors') as tmp: save_file({'bank': guard.bank.contiguous()}, str(tmp))
-    spec = json.loads((run_dir/'model.json').read_text())
-    spec['ood'] = guard.info
-    atomic_write_text(run_dir/'model.json', json.dumps(spec, indent=2))
+    run = RunDir(run_dir)
+    with atomic_path(run.guard) as tmp: save_file({'bank': guard.bank.contiguous()}, str(tmp))
+    run.update_spec(ood=guard.info)
 
 def load_ood_guard(run_dir:str|Path, spec:dict)->KnnGuard|None:
     "The run's OOD guard, or `None` if it has none (never evaluated)"
-    info, f = spec.get('ood'), Path(run_dir)/'ood.safetensors'
+    info, f = spec.get('ood'), RunDir(run_dir).guard
     if not info or not f.exists(): return None
     try: bank = load_file(str(f))['bank']
     except Exception as e:
@@ -137,7 +134,7 @@ class Predictor:
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
         region = self.spec.get('region', 'film')   # runs from before the lungs page are whole-film runs
-        self.lungs = None if region == 'film' else LungRegion(self.run_dir/'lungs', region, self.spec['lung_margin'])
+        self.lungs = None if region == 'film' else LungRegion(RunDir(self.run_dir).lungs, region, self.spec['lung_margin'])
         self._init_outputs()
 
     def _init_outputs(self):
@@ -363,7 +360,7 @@ class EnsemblePredictor(Predictor):
     "A soft-voting ensemble of run folders, loaded from an ensemble folder (see `make_ensemble`)"
     def __init__(self, run_dir:str|Path, device=None):
         self.run_dir, self.spec = Path(run_dir), read_spec(run_dir)
-        self.members = [Predictor(self.run_dir/m['dir'], device) for m in self.spec['members']]
+        self.members = [Predictor(RunDir(self.run_dir).member(m).path, device) for m in self.spec['members']]
         self.device, self.model, self.lungs = self.members[0].device, None, None   # members crop their own films
         self.weights = np.array([m['weight'] for m in self.spec['members']], dtype=np.float64)
         self.net = EnsembleNet([m.net for m in self.members], input_shapes(self.members), self.weights).to(self.device)
@@ -379,7 +376,7 @@ class EnsemblePredictor(Predictor):
         raise ModelFileError(f"{self.run_dir} is an ensemble: it has no single fastai Learner (use predict_files)")
 
 # %% ../nbs/06_inference.ipynb #a722cdd8
-def _member_dir(i:int, spec:dict)->str: return f"members/{i}-{spec['arch']}"
+def _member_dir(i:int, spec:dict)->str: return f"{RunDir.FILES['members']}/{i}-{spec['arch']}"
 
 def _check_members(specs:list, runs:list):
     for r, s in zip(runs, specs):
@@ -407,14 +404,13 @@ def make_ensemble(runs:list, # finished run folders (two or more)
     shutil.rmtree(tmp, ignore_errors=True)
     members = []
     for i, (r, s, wi) in enumerate(zip(runs, specs, w/w.sum())):
-        d = tmp/_member_dir(i, s)
-        d.mkdir(parents=True)
-        shutil.copy2(r/'model.safetensors', d/'model.safetensors')
-        member = {k: v for k, v in s.items() if k not in ('operating_points', 'ood')}   # the ensemble fits its own
-        (d/'model.json').write_text(json.dumps(member, indent=2))
+        d = RunDir(tmp/_member_dir(i, s))
+        d.path.mkdir(parents=True)
+        shutil.copy2(RunDir(r).weights, d.weights)
+        d.write_spec({k: v for k, v in s.items() if k not in ('operating_points', 'ood')})   # the ensemble fits its own
         members.append(dict(dir=_member_dir(i, s), arch=s['arch'], timm_name=s['timm_name'], image_size=s['image_size'],
                             weight=float(wi), source=str(r.resolve())))
-    if (runs[0]/'config.yaml').exists(): shutil.copy2(runs[0]/'config.yaml', tmp/'config.yaml')
+    if RunDir(runs[0]).config.exists(): shutil.copy2(RunDir(runs[0]).config, RunDir(tmp).config)
     first = specs[0]
     spec = dict(format='lung_fastai.model/1', kind='ensemble', arch='ensemble',
                 timm_name=' + '.join(m['timm_name'] for m in members),
@@ -422,27 +418,24 @@ def make_ensemble(runs:list, # finished run folders (two or more)
                 image_size=max(m['image_size'] for m in members), resize=first['resize'], members=members,
                 weights_fitted=False,
                 data_fingerprint=first.get('data_fingerprint'), lung_fastai_version=lung_fastai.__version__)
-    (tmp/'model.json').write_text(json.dumps(spec, indent=2))
+    RunDir(tmp).write_spec(spec)
     tmp.rename(out)
     return out
 
 @writes_folder('ensemble', 'ens_dir')
 def set_ensemble_weights(ens_dir:str|Path, weights, fitted:bool=True):
     "Replace an ensemble's member weights (normalised) in its `model.json`"
-    spec, w = read_spec(ens_dir), np.asarray(weights, dtype=np.float64)
-    for m, wi in zip(spec['members'], w/w.sum()): m['weight'] = float(wi)
-    spec['weights_fitted'] = fitted
-    atomic_write_text(Path(ens_dir)/'model.json', json.dumps(spec, indent=2))
+    members, w = read_spec(ens_dir)['members'], np.asarray(weights, dtype=np.float64)
+    RunDir(ens_dir).update_spec(members=[{**m, 'weight': float(wi)} for m, wi in zip(members, w/w.sum())],
+                                weights_fitted=fitted)
 
 def model_files(run_dir:str|Path)->list:
     "The files of a run folder that make up its model (what registering or copying a model must carry)"
-    run_dir, spec = Path(run_dir), read_spec(run_dir)
-    files = ['model.json', 'ood.safetensors']
-    members = [f"{m['dir']}/{f}" for m in spec.get('members', []) for f in ('model.json', 'model.safetensors')]
-    files += members or ['model.safetensors']
-    files += [f"{d}lungs/{f}" for d in [''] + [f"{m['dir']}/" for m in spec.get('members', [])]
-              for f in ('model.json', 'model.safetensors')]
-    return [f for f in files if (run_dir/f).exists()]
+    run = RunDir(run_dir)
+    members = [run.member(m) for m in read_spec(run_dir).get('members', [])]
+    files = [run.spec_file, run.guard] + ([f for m in members for f in (m.spec_file, m.weights)] or [run.weights])
+    files += [f for r in [run, *members] for f in (RunDir(r.lungs).spec_file, RunDir(r.lungs).weights)]
+    return [str(f.relative_to(run.path)) for f in files if f.exists()]
 
 # %% ../nbs/06_inference.ipynb #257e825f
 def load_pickled_learner(path:str|Path, trust:bool=False):

@@ -127,7 +127,7 @@ LUNGS_FORMAT = 'lung_fastai.model/1'
 
 def lungs_home()->Path:
     "Where `lungs train` keeps the segmenter that training and evaluation use by default"
-    return lung_home()/'lungs'
+    return lung_home()/RunDir.FILES['lungs']   # laid out like a run's own copy of its segmenter
 
 def _sha256(path:Path)->str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -135,10 +135,10 @@ def save_lungs(model:LungUNet, out:str|Path, spec:dict)->Path:
     "Write a segmenter run folder: `model.safetensors` and `model.json` (kind 'lungs')"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out/'model.safetensors') as tmp:
+    run = RunDir(out)
+    with atomic_path(run.weights) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    spec = dict(format=LUNGS_FORMAT, kind='lungs', **spec, weights_sha256=_sha256(out/'model.safetensors'))
-    atomic_write_text(out/'model.json', json.dumps(spec, indent=2))
+    run.write_spec(dict(format=LUNGS_FORMAT, kind='lungs', **spec, weights_sha256=_sha256(run.weights)))
     return out
 
 # %% ../nbs/04b_lungs.ipynb #f71edbca
@@ -184,8 +184,8 @@ class LungsFileError(UserError, ValueError):
 def read_lungs_spec(run_dir:str|Path)->dict:
     "The `model.json` of a segmenter run folder, checked"
     run_dir = Path(run_dir).expanduser()
-    f = run_dir/'model.json'
-    if not f.exists() or not (run_dir/'model.safetensors').exists():
+    f = RunDir(run_dir).spec_file
+    if not f.exists() or not RunDir(run_dir).weights.exists():
         raise LungsFileError(f"{run_dir} is not a lung segmenter run folder (no model.json and model.safetensors): "
                              "train one with `lung-fastai lungs train --data DIR --out RUN`")
     spec = json.loads(f.read_text())
@@ -200,7 +200,7 @@ class LungSegmenter:
     def __init__(self, run_dir:str|Path, device=None):
         self.run_dir, self.spec = Path(run_dir).expanduser(), read_lungs_spec(run_dir)
         self.model = LungUNet(self.spec['timm_name'], tuple(self.spec['decoder']), pretrained=False)
-        self.model.load_state_dict(load_file(str(self.run_dir/'model.safetensors')))
+        self.model.load_state_dict(load_file(str(RunDir(self.run_dir).weights)))
         self.device = torch.device(device or default_device())
         self.model.to(self.device).eval()
         self.size, self.ranges = self.spec['image_size'], self.spec['ranges']
@@ -232,7 +232,7 @@ def copy_lungs(src:str|Path, # a segmenter run folder
     tmp = dst.with_name(f'.{dst.name}.tmp')
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in ('model.json', 'model.safetensors'): shutil.copy2(src/f, tmp/f)
+    for f in ('spec_file', 'weights'): shutil.copy2(getattr(RunDir(src), f), getattr(RunDir(tmp), f))
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     return dst

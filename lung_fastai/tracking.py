@@ -44,7 +44,7 @@ class TensorBoardTracker(RunTracker):
     "Per-epoch scalars and a few input images in `<run_dir>/tb`"
     def __init__(self, run_dir, n_images:int=8):
         super().__init__()
-        self.log_dir, self.n_images, self.writer = Path(run_dir)/'tb', n_images, None
+        self.log_dir, self.n_images, self.writer = RunDir(run_dir).tensorboard, n_images, None
     def before_fit(self):
         if not self._active() or self.writer is not None: return
         from torch.utils.tensorboard import SummaryWriter
@@ -125,7 +125,7 @@ class MLflowTracker(RunTracker):
         mlflow.set_tags({'backbone': self.cfg.arch, 'data_fingerprint': self.fingerprint or 'unknown',
                          'git_commit': git_commit(),
                          'run_dir': str(Path(self.run_dir).resolve())})
-        atomic_write_text(Path(self.run_dir)/'mlflow.json',
+        atomic_write_text(RunDir(self.run_dir).mlflow,
                           json.dumps(dict(run_id=self.mlrun.info.run_id, tracking_uri=mlflow.get_tracking_uri())))
     def log_epoch(self, values, step):
         import mlflow
@@ -135,19 +135,19 @@ class MLflowTracker(RunTracker):
             self.enabled = False
 
 # %% ../nbs/10_tracking.ipynb #c28a70a6
-_ARTIFACTS = ('config.yaml', 'metrics.csv', 'model.json', 'eval', 'cam')
+_ARTIFACTS = ('config', 'metrics', 'spec_file', 'eval_dir', 'cam')   # the run's files MLflow keeps
 
 @patch
 def finish(self:MLflowTracker, status:str, run_dir:Path):
     "Log the run folder's artifacts (not the weights: the registry step logs those as a model) and end the run"
     if self.mlrun is None: return
     import mlflow
-    rid, run_dir = self.mlrun.info.run_id, Path(run_dir)
+    rid, run = self.mlrun.info.run_id, RunDir(run_dir)
     try:
         for name in _ARTIFACTS if self.enabled else ():   # not once the server has stopped answering
-            p = run_dir/name
+            p = getattr(run, name)
             if p.is_file(): mlflow.log_artifact(str(p), run_id=rid)
-            elif p.is_dir(): mlflow.log_artifacts(str(p), artifact_path=name, run_id=rid)
+            elif p.is_dir(): mlflow.log_artifacts(str(p), artifact_path=p.name, run_id=rid)
     finally:   # always leave MLflow's active-run stack empty, so the next run in this process can start
         self.mlrun = None
         mlflow.end_run(status=status)

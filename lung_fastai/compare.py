@@ -164,8 +164,7 @@ def _write_board(board:pd.DataFrame, out:Path):
     ax.set_xlabel('inference images / s (this device)')
     ax.set_ylabel('test accuracy')
     fig.tight_layout()
-    with atomic_path(RunDir(out).leaderboard_plot) as tmp: fig.savefig(tmp, dpi=100, format='png')
-    plt.close(fig)
+    save_figure(fig, RunDir(out).leaderboard_plot)
 
 # %% ../nbs/09_compare.ipynb #a172dc3a
 def find_study(inputs:str|Path, depth:int=5)->Path|None:

@@ -8,10 +8,11 @@ Docs: https://lung-fastai.github.io/lung_fastai/core.html.md"""
 __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NAMES', 'DEDUP_METHODS', 'LOCK_FILE',
            'LOCK_HEARTBEAT', 'LOCK_STALE', 'display_name', 'package_dir', 'resource_path', 'project_root', 'in_kaggle',
            'lung_home', 'data_home', 'runs_home', 'env_vars', 'UserError', 'ConfigError', 'error_summary',
-           'current_umask', 'atomic_path', 'atomic_write_text', 'DiskFullError', 'free_bytes', 'is_disk_full',
-           'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process', 'is_distributed',
-           'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig', 'merge_config',
-           'load_config', 'save_config', 'EvalDir', 'RunDir', 'RunFolderBusy', 'run_lock', 'writes_folder']
+           'current_umask', 'atomic_path', 'atomic_write_text', 'save_figure', 'DiskFullError', 'free_bytes',
+           'is_disk_full', 'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process',
+           'is_distributed', 'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig',
+           'merge_config', 'load_config', 'save_config', 'expand_inputs', 'EvalDir', 'RunDir', 'RunFolderBusy',
+           'run_lock', 'writes_folder']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, tempfile, difflib, dataclasses, typing, errno, shutil, socket, json, time, threading, functools, inspect
@@ -128,6 +129,13 @@ def atomic_path(path:Path|str, suffix:str|None=None):
 def atomic_write_text(path:Path|str, text:str)->Path:
     "Write `text` to `path` atomically"
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
+    return Path(path)
+
+def save_figure(fig, path:Path|str, dpi:int=100)->Path:
+    "Write a matplotlib figure to `path` as PNG, atomically, and close it (a long run must not collect open figures)"
+    import matplotlib.pyplot as plt   # here, so that importing the library does not start matplotlib
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, format='png')
+    plt.close(fig)
     return Path(path)
 
 # %% ../nbs/00_core.ipynb #20f8e812
@@ -326,6 +334,16 @@ def save_config(cfg:TrainConfig, path:str|Path)->Path:
     "Write `cfg` as YAML, atomically"
     return atomic_write_text(path, yaml.safe_dump(asdict(cfg), sort_keys=False))
 
+# %% ../nbs/00_core.ipynb #001a7f98
+def expand_inputs(paths:list)->list:
+    "Files given directly, plus every non-hidden file under the folders given, sorted"
+    out = []
+    for p in map(Path, paths):
+        hidden = lambda f: any(s.startswith('.') for s in f.relative_to(p).parts)
+        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and not hidden(f))
+        else: out.append(p)
+    return out
+
 # %% ../nbs/00_core.ipynb #2c8adf85
 class _Folder:
     "A folder whose files are named in `FILES` (attribute name -> path inside it)"
@@ -351,11 +369,11 @@ class RunDir(_Folder):
     "A run folder: where each of its files lives, its spec read once and updated atomically"
     FILES = dict(config='config.yaml', spec_file='model.json', weights='model.safetensors', guard='ood.safetensors',
                  metrics='metrics.csv', recipe='recipe.json', lr_plot='lr_find.png', mlflow='mlflow.json',
-                 onnx='model.onnx', int8='model.int8.onnx', tensorboard='tb', lock='.lock', study_row='study_row.json', lungs='lungs', members='members',
-                 checkpoints='checkpoints', last_checkpoint='checkpoints/last.pt',
+                 onnx='model.onnx', int8='model.int8.onnx', tensorboard='tb', lock='.lock', study_row='study_row.json',
+                 lungs='lungs', members='members', checkpoints='checkpoints', last_checkpoint='checkpoints/last.pt',
                  previous_checkpoint='checkpoints/previous.pt', best_weights='checkpoints/best.safetensors',
-                 best_info='checkpoints/best.json', cam='cam', cam_summary='cam/summary.json', cam_grid='cam/grid.png', cam_overlays='cam/overlays',
-                 cam_files='cam/files', eval_dir='eval', external='eval/external',
+                 best_info='checkpoints/best.json', cam='cam', cam_summary='cam/summary.json', cam_grid='cam/grid.png',
+                 cam_overlays='cam/overlays', cam_files='cam/files', eval_dir='eval', external='eval/external',
                  study='study.json', leaderboard='leaderboard.csv', leaderboard_md='leaderboard.md',
                  leaderboard_plot='accuracy_vs_throughput.png')
     KINDS = ('classifier', 'ensemble', 'lungs')   # what a `model.json` can describe; no `kind` means a classifier

@@ -9,7 +9,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/gradcam.html.md"""
 __all__ = ['CAM_METHODS', 'cam_target_layer', 'feature_geometry', 'upsample_cams', 'compute_cams', 'cam_to_original', 'overlay',
            'cam_grid', 'energy_in_mask', 'pointing_hit', 'centre_prior', 'input_masks', 'localization',
            'lung_view_masks', 'default_segmenter', 'lung_localization', 'kept_after_occluding', 'randomization_check',
-           'gradcam_run', 'gradcam_files', 'external_lung_energy']
+           'gradcam_run', 'write_overlays', 'gradcam_files', 'external_lung_energy']
 
 # %% ../nbs/08_gradcam.ipynb #4296f77b
 import copy, json, math
@@ -325,9 +325,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
         _save_png(overlay(im, c, pred.spec['resize']), run.cam_overlays/f'{Path(p).stem}.png')
     titles = [f'{display_name(l)} → {display_name(pred.classes[i])} {pr.max():.2f}'
               for l, i, pr in zip(pick.label, probs.argmax(1), probs)]
-    fig = cam_grid(seen, maps, titles, pred.spec['resize'], ncols=n_per_class)
-    with atomic_path(run.cam_grid) as tmp: fig.savefig(tmp, dpi=90, format='png')
-    plt.close(fig)
+    save_figure(cam_grid(seen, maps, titles, pred.spec['resize'], ncols=n_per_class), run.cam_grid, dpi=90)
     summary = dict(method=method, n_images=len(pick))
     # the randomization check re-initialises one network's layers: run it on the members
     if not isinstance(pred, EnsemblePredictor):
@@ -349,22 +347,28 @@ def _save_png(arr, path):
     with atomic_path(path) as tmp: Image.fromarray(arr).save(tmp, format='PNG')
 
 # %% ../nbs/08_gradcam.ipynb #c5e82b34
-def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam',
-                  bs:int=16)->pd.DataFrame:
-    "Overlays and a predictions CSV for arbitrary image files; unreadable files get an error row"
-    pred, out = Predictor(run_dir, device='cpu'), Path(out)
+def write_overlays(pred, df:pd.DataFrame, # rows from `pred.predict_files`: unreadable files (an `error`) are skipped
+                   out:str|Path, cls:str|None=None, # explain this class instead of the predicted one
+                   method:str='gradcam', bs:int=16, suffix:str|None=None)->pd.DataFrame: # file names `STEM_SUFFIX.png`
+    "Grad-CAM overlays of the films in `df` written to `out`; `df` with the class explained and the overlay's path"
     if cls is not None and cls not in pred.classes:
         raise ValueError(f"--class {cls!r} is not one of the model's classes: {pred.classes}")
-    df = pred.predict_files(paths, bs=bs, progress=False)
     ok = df.index[df.error.eq('')]
     targets = [pred.classes.index(cls)]*len(ok) if cls else [pred.classes.index(c) for c in df.pred[ok]]
     maps, _ = pred.cams(list(df.path[ok]), targets=targets, method=method, bs=bs) if len(ok) else (np.zeros((0,)), None)
     df['target'], df['overlay'] = '', ''
     for i, t, m in zip(ok, targets, maps):
-        dst = out/f'{Path(df.path[i]).stem}_{method}.png'
-        _save_png(overlay(pred.seen(df.path[i]), m, pred.spec['resize']), dst)
+        dst = Path(out)/f'{Path(df.path[i]).stem}_{suffix or method}.png'
+        _save_png(overlay(pred.seen(df.path[i]), m, pred.spec['resize']), dst)   # a lung run's map covers its crop
         df.loc[i, ['target', 'overlay']] = [pred.classes[t], str(dst)]
-    atomic_write_text(out/'gradcam.csv', df.to_csv(index=False))
+    return df
+
+def gradcam_files(run_dir:str|Path, paths:list, out:str|Path, cls:str|None=None, method:str='gradcam',
+                  bs:int=16)->pd.DataFrame:
+    "Overlays and a predictions CSV (`gradcam.csv`) for arbitrary image files; unreadable files get an error row"
+    pred = Predictor(run_dir, device='cpu')
+    df = write_overlays(pred, pred.predict_files(paths, bs=bs, progress=False), out, cls, method, bs)
+    atomic_write_text(Path(out)/'gradcam.csv', df.to_csv(index=False))
     return df
 
 # %% ../nbs/08_gradcam.ipynb #f51efefb

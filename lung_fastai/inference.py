@@ -134,7 +134,8 @@ class Predictor:
         mean, std = self.spec['norm_stats']
         self._mean, self._std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
         region = self.spec.get('region', 'film')   # runs from before the lungs page are whole-film runs
-        self.lungs = None if region == 'film' else LungRegion(RunDir(self.run_dir).lungs, region, self.spec['lung_margin'])
+        lungs = RunDir(self.run_dir).lungs
+        self.lungs = None if region == 'film' else LungRegion(lungs, region, self.spec['lung_margin'])
         self._init_outputs()
 
     def _init_outputs(self):

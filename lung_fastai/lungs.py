@@ -390,7 +390,6 @@ def predict_lungs(run_dir:str|Path, # a segmenter run folder
                   out:str|Path, # folder for `STEM.png` masks, `masks.csv` and `sheet.png`
                   bs:int=16, sheet:bool=True, max_sheet:int=36)->pd.DataFrame:
     "Lung masks of films at their own resolution, a CSV with area and plausibility, and a contact sheet"
-    import matplotlib.pyplot as plt
     seg, out, rows, shown = LungSegmenter(run_dir), Path(out), [], []
     out.mkdir(parents=True, exist_ok=True)
     for s in range(0, len(paths), bs):
@@ -411,10 +410,7 @@ def predict_lungs(run_dir:str|Path, # a segmenter run folder
             if len(shown) < max_sheet: shown.append((im, small, Path(p).name[:24]))
     df = pd.DataFrame(rows).sort_values('i').drop(columns='i').reset_index(drop=True)   # in the order given
     atomic_write_text(out/'masks.csv', df.to_csv(index=False))
-    if sheet and shown:
-        fig = lung_sheet(*zip(*shown))
-        with atomic_path(out/'sheet.png') as tmp: fig.savefig(tmp, dpi=80, format='png')
-        plt.close(fig)
+    if sheet and shown: save_figure(lung_sheet(*zip(*shown)), out/'sheet.png', dpi=80)
     return df
 
 # %% ../nbs/04b_lungs.ipynb #6289b31b

@@ -7,7 +7,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/report.html.md"""
 
 # %% auto #0
 __all__ = ['plot_confusion', 'plot_roc', 'plot_reliability', 'plot_top_losses', 'write_eval_files', 'write_audit_files',
-           'ensemble_members', 'model_card', 'write_report']
+           'ensemble_members', 'model_card', 'write_report', 'headline_text', 'within_text']
 
 # %% ../nbs/07b_report.ipynb #44266b2f
 import base64, json
@@ -82,26 +82,24 @@ def plot_top_losses(files:pd.DataFrame, y_true, probs:np.ndarray, classes:list, 
     for ax, i in zip(axs.flat, top):
         ax.imshow(np.asarray(load_cxr(files.path.iloc[i]))[..., 0], cmap='gray')
         p = probs[i].argmax()
-        ax.set_title(f'true {class_label(classes[y_true[i]])}\npred {class_label(classes[p])} ({probs[i, p]:.2f})', fontsize=9)
+        ax.set_title(f'true {class_label(classes[y_true[i]])}\npred {class_label(classes[p])} ({probs[i, p]:.2f})',
+                     fontsize=9)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07b_report.ipynb #0369511c
 def write_eval_files(out:EvalDir, pred, files:pd.DataFrame, y, probs:np.ndarray, cal:np.ndarray, res:dict):
-    "An evaluation's figures, `predictions.csv` (calibrated `p_*` as `predict` gives them, `raw_p_*`) and `metrics.json`"
-    _save_fig(plot_confusion(np.array(res['confusion']), pred.classes), out.confusion_plot)
-    _save_fig(plot_roc(y, probs, pred.classes), out.roc_plot)
-    _save_fig(plot_reliability(y, {'raw': probs, f"T={res['temperature']:.2f}": cal}), out.reliability_plot)
-    _save_fig(plot_top_losses(files, y, probs, pred.classes), out.top_losses_plot)
+    "An evaluation's figures, `predictions.csv` (calibrated `p_*` as `predict` shows them, `raw_p_*`), `metrics.json`"
+    save_figure(plot_confusion(np.array(res['confusion']), pred.classes), out.confusion_plot, dpi=110)
+    save_figure(plot_roc(y, probs, pred.classes), out.roc_plot, dpi=110)
+    save_figure(plot_reliability(y, {'raw': probs, f"T={res['temperature']:.2f}": cal}), out.reliability_plot, dpi=110)
+    save_figure(plot_top_losses(files, y, probs, pred.classes), out.top_losses_plot, dpi=110)
     df = files[['path', 'label']].assign(pred=[pred.classes[i] for i in probs.argmax(1)],   # as `predict` gives them
                                          **{f'p_{c}': cal[:, i] for i, c in enumerate(pred.classes)},
                                          **{f'raw_p_{c}': probs[:, i] for i, c in enumerate(pred.classes)})
     atomic_write_text(out.predictions, df.to_csv(index=False))
     atomic_write_text(out.metrics, json.dumps(res, indent=2))
 
-def _save_fig(fig, path:Path):
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=110, format='png')
-    plt.close(fig)
 
 # %% ../nbs/07b_report.ipynb #1db248cc
 def write_audit_files(audit:dict, out:EvalDir)->dict:
@@ -109,7 +107,7 @@ def write_audit_files(audit:dict, out:EvalDir)->dict:
     pairs = audit['pairs']
     atomic_write_text(out.leakage, pairs.to_csv(index=False))
     cross = pairs[pairs.split_a != pairs.split_b]
-    if len(cross): _save_fig(duplicate_sheet(cross, n=6), out.duplicates_plot)
+    if len(cross): save_figure(duplicate_sheet(cross, n=6), out.duplicates_plot, dpi=110)
     return {k: v for k, v in audit.items() if k != 'pairs'}
 
 def ensemble_members(spec:dict)->list:
@@ -217,3 +215,41 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
         within_hospital=_within_table(run.eval.within_hospital),
         duplicates_figure=_img_tag(out.duplicates_plot), recipe=_recipe_section(run_dir))
     return atomic_write_text(out.report, page)
+
+# %% ../nbs/07b_report.ipynb #6907b1a0
+def _ci(v:dict)->str: return f"{v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"
+
+def headline_text(res:dict)->str:
+    "An evaluation's results (`metrics.json`) as the lines `lung-fastai evaluate` prints"
+    cal, gate = res['calibrated'], res.get('temperature_fit', {})
+    out = [f"{res['split']}: {res['n_images']} images" + (' (TTA)' if res['tta'] else '')]
+    out += [f"  {k:18s} " + ('n/a (undefined for this data)' if v['value'] is None else _ci(v))
+            for k, v in res['headline'].items()]
+    if ci := res.get('accuracy_exact_ci95'): out.append(f"  accuracy, exact 95% CI {ci[0]:.3f}–{ci[1]:.3f}")
+    if res.get('absent_classes'): out.append(f"  absent from this data: {', '.join(res['absent_classes'])}")
+    out.append(f"  temperature {res['temperature']:.3f} ({gate.get('reason', 'from the run')}): ECE {cal['ece']:.3f}, "
+               f"Brier {cal['brier']:.3f}")
+    if ood := res.get('ood'):
+        out.append(f"  OOD guard: {ood['eval_flagged']:.1%} of these images flagged (threshold set to flag "
+                   f"{ood['target_fpr']:.0%} of val)")
+    if res.get('ensemble'):
+        out.append('  ensemble of ' + ', '.join(f"{m['arch']} ({m['weight']:.2f})" for m in res['ensemble']))
+    if res.get('no_lungs'): out.append(f"  {len(res['no_lungs'])} film(s) not classified: no plausible lungs")
+    out += [f"  source {s['source']:12s} n={s['n']:<4d} accuracy {s['accuracy']:.3f} "
+            f"(exact 95% CI {s['ci_low']:.3f}–{s['ci_high']:.3f}) [{s['classes']}]"
+            for s in res.get('per_source') or []]
+    if le := res.get('lung_energy'):
+        g, c = le['all']['gradcam'], le['all']['centre_prior']
+        out.append(f"  Grad-CAM inside the lungs: energy {g['energy']:.3f}, pointing {g['pointing']:.3f} "
+                   f"(centre prior {c['energy']:.3f}, {c['pointing']:.3f})")
+    return '\n'.join(out)
+
+# %% ../nbs/07b_report.ipynb #d2cbdff0
+def within_text(res:dict)->str:
+    "A within-hospital test's AUROCs as the lines `lung-fastai evaluate --within-hospital` prints"
+    out = [f"Tuberculosis vs normal within each hospital ({res['data']}, {res['split']} split):"]
+    for s, r in [*res['per_source'].items(), ('all', res['overall'])]:
+        out.append(f"  {s:12s} n={r['n']:<4d} AUROC of p(TB) " + (_ci(dict(value=r['auroc'], ci95=r['ci95']))
+                                                                 if r['auroc'] is not None else 'n/a (one class only)'))
+    if res['no_lungs']: out.append(f"  {len(res['no_lungs'])} film(s) not classified: no plausible lungs")
+    return '\n'.join(out)

@@ -156,7 +156,7 @@ def unwrap(model:torch.nn.Module)->torch.nn.Module:
     return getattr(model, 'module', model)
 
 def save_checkpoint(learn, run_dir:Path, stage:int, epoch:int):
-    "Weights, optimizer state, position and random states, atomically; the checkpoint it replaces becomes the previous one"
+    "Weights, optimizer state, position and random states, atomically; the one it replaces becomes the previous one"
     ck = dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()), stage=stage, epoch=epoch,
               rng=rng_state(learn))
     buf = io.BytesIO()
@@ -344,11 +344,7 @@ def save_recipe(learn, run_dir:Path):
                **{k: getattr(cfg, k) for k in ('stage1_lr', 'lr', 'label_smoothing', 'mixup', 'cutmix', 'stage1_size',
                                                'balance')})
     atomic_write_text(RunDir(run_dir).recipe, json.dumps(rec, indent=1))
-    if sweeps:
-        import matplotlib.pyplot as plt
-        fig = plot_lr_sweeps(sweeps)
-        with atomic_path(RunDir(run_dir).lr_plot) as tmp: fig.savefig(tmp, dpi=80, format='png')
-        plt.close(fig)
+    if sweeps: save_figure(plot_lr_sweeps(sweeps), RunDir(run_dir).lr_plot, dpi=80)
 
 # %% ../nbs/05_train.ipynb #1d83c110
 def train(cfg:TrainConfig, # what to train (see `TrainConfig`)

@@ -17,6 +17,7 @@ import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
+from fastcore.meta import delegates
 from .core import *
 from .data import check_dataset, is_dicom, load_cxr
 from .inference import Predictor
@@ -30,6 +31,7 @@ MAX_FILE_MB, MAX_PIXELS = 50, 60_000_000   # a 7,000 × 8,000 film fits; a decom
 class InputRejected(UserError, ValueError):
     "A file the review app will not read (the message says why)"
 
+# %% ../nbs/10b_app.ipynb #ea35b511
 def _check_dicom(path:Path, max_pixels:int)->Path:
     "A DICOM upload: a single-frame grayscale radiograph of sane size (read from the header), else `InputRejected`"
     import pydicom
@@ -176,6 +178,7 @@ def build_app(ref:str|Path, # a run folder or an MLflow model URI (models:/NAME@
     app.review = review
     return app
 
+@delegates(build_app)
 def launch_app(ref:str|Path, host:str='127.0.0.1', port:int|None=None,
                block:bool=True, # serve until interrupted (False: return the running app)
                **kwargs):

@@ -30,6 +30,7 @@ def fit_temperature(logits:np.ndarray, y_true)->float:
     res = minimize_scalar(lambda log_t: _nll(logits, y_true, np.exp(log_t)), bounds=(-3, 3), method='bounded')
     return float(np.exp(res.x))
 
+# %% ../nbs/07a_calibrate.ipynb #c3e4754c
 def _folds(n:int, k:int, seed:int)->list:
     idx = np.random.default_rng(seed).permutation(n)
     return [idx[f::k] for f in range(k)]
@@ -49,7 +50,6 @@ def gated_temperature(logits:np.ndarray, y_true, k:int=5, seed:int=0)->dict:
     return dict(temperature=fit_temperature(logits, y) if helps else 1.0, fitted=bool(helps), cv_nll_raw=cv_raw,
                 cv_nll_scaled=cv_scaled, k=k,
                 reason='lowers cross-validated val NLL' if helps else 'does not lower cross-validated val NLL: T = 1')
-
 
 # %% ../nbs/07a_calibrate.ipynb #f76ca5a0
 def run_probs(pred:Predictor, files:pd.DataFrame, tta:bool=False, bs:int=32)->tuple:

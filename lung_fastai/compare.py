@@ -64,6 +64,7 @@ def _row(key, run, res, pred, bs):
 class StudyPaused(Exception):
     "The study's time budget ran out: the current backbone stopped after a checkpointed epoch, to be resumed"
 
+# %% ../nbs/09_compare.ipynb #ed9d85ac
 class StudyClock(Callback):
     "Progress a reader can follow (backbone, stage, epoch, elapsed, estimate) and a clean stop at the study's deadline"
     order = 95   # after `RunFolder` (65) wrote the epoch's checkpoint: a stop here loses nothing
@@ -83,6 +84,7 @@ class StudyClock(Callback):
                  f"{_hms(left)} left")
         if self.deadline is not None and time.time() > self.deadline: raise StudyPaused(self.label)
 
+# %% ../nbs/09_compare.ipynb #b2a21aee
 def _hms(s:float)->str: return time.strftime('%H:%M:%S', time.gmtime(max(s, 0)))
 
 # %% ../nbs/09_compare.ipynb #00795838
@@ -99,6 +101,7 @@ def _train_one(run:Path, cfg, report, clock:StudyClock):
     resume = RunDir(run).last_checkpoint.exists()
     train(cfg, report=report, resume=resume, cbs=[clock], show_progress=False)
 
+# %% ../nbs/09_compare.ipynb #df9906ec
 def _done_line(label:str, spent:list, left:int)->str:
     eta = f"about {_hms(np.mean(spent)*left)} for the {left} left" if left else 'study complete'
     return f"{label}: done in {_hms(spent[-1])}; {eta}"
@@ -107,6 +110,7 @@ def _write_study(out:Path, archs:list, board:pd.DataFrame, paused:str|None):
     finished = list(board.get('backbone', []))
     atomic_write_text(RunDir(out).study, json.dumps(dict(archs=list(archs), finished=finished, paused_at=paused)))
 
+# %% ../nbs/09_compare.ipynb #cc6f5769
 @writes_folder('compare', 'out', create=True)
 def compare_backbones(archs:list, # registry keys
                       report:DataReport, # the dataset, validated once for all

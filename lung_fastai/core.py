@@ -62,16 +62,19 @@ def in_kaggle()->bool:
     "True inside a Kaggle kernel"
     return 'KAGGLE_KERNEL_RUN_TYPE' in os.environ or KAGGLE_WORKING.is_dir()
 
+# %% ../nbs/00_core.ipynb #06f55a25
 def lung_home()->Path:
     "Base folder for data and runs: `$LUNG_FASTAI_HOME`, Kaggle's working dir, or the user data dir"
     if 'LUNG_FASTAI_HOME' in os.environ: return Path(os.environ['LUNG_FASTAI_HOME']).expanduser()
     if in_kaggle(): return KAGGLE_WORKING/'lung_fastai'
     return Path(os.environ.get('XDG_DATA_HOME', Path.home()/'.local'/'share')).expanduser()/'lung_fastai'
 
+# %% ../nbs/00_core.ipynb #36608d7f
 def data_home()->Path:
     "Where datasets are downloaded: `$LUNG_FASTAI_DATA`, else `<lung_home()>/data`"
     return Path(os.environ.get('LUNG_FASTAI_DATA', lung_home()/'data')).expanduser()
 
+# %% ../nbs/00_core.ipynb #28295032
 def runs_home()->Path:
     "Where run folders go by default: `$LUNG_FASTAI_RUNS`, else `<lung_home()>/runs`"
     return Path(os.environ.get('LUNG_FASTAI_RUNS', lung_home()/'runs')).expanduser()
@@ -93,9 +96,11 @@ def env_vars(**kw):
 class UserError(Exception):
     "An error in what the user gave (data, weights, configuration, run folder): the CLI prints its message and exits 2"
 
+# %% ../nbs/00_core.ipynb #ce938e31
 class ConfigError(UserError, ValueError):
     "A configuration value or file the project cannot use"
 
+# %% ../nbs/00_core.ipynb #bf631cf3
 def error_summary(e:BaseException, limit:int=120)->str:
     "An error's type and the first line of its message: what a user needs to see of a library's failure"
     return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:limit]}"
@@ -107,6 +112,7 @@ def current_umask()->int:
     os.umask(mask)
     return mask
 
+# %% ../nbs/00_core.ipynb #4daa4cf3
 @contextmanager
 def atomic_path(path:Path|str, suffix:str|None=None):
     "Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds"
@@ -126,11 +132,13 @@ def atomic_path(path:Path|str, suffix:str|None=None):
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+# %% ../nbs/00_core.ipynb #accad773
 def atomic_write_text(path:Path|str, text:str)->Path:
     "Write `text` to `path` atomically"
     with atomic_path(path) as tmp: Path(tmp).write_text(text)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #12b904e0
 def save_figure(fig, path:Path|str, dpi:int=100)->Path:
     "Write a matplotlib figure to `path` as PNG, atomically, and close it (a long run must not collect open figures)"
     import matplotlib.pyplot as plt   # here, so that importing the library does not start matplotlib
@@ -205,10 +213,12 @@ def is_main_process()->bool:
     "True unless this is a non-zero rank of a distributed run (torchrun, `accelerate launch`, `notebook_launcher`)"
     return int(os.environ.get('RANK', '0')) == 0
 
+# %% ../nbs/00_core.ipynb #9941bd5b
 def is_distributed()->bool:
     "Whether this process is one of several launched together (`accelerate launch`, `torchrun`)"
     return int(os.environ.get('WORLD_SIZE', '1')) > 1
 
+# %% ../nbs/00_core.ipynb #9dd37722
 def in_lr_find(learn)->bool:
     "True while `learn.lr_find` runs: a learning-rate sweep is not a training epoch and must not be recorded"
     from fastai.callback.schedule import LRFinder
@@ -221,18 +231,19 @@ DEDUP_METHODS = ('auto', 'hash', 'embedding', 'both')   # the duplicate searches
 # training never imports the tracking layer above it (fastai's callbacks work the same way: import, then use)
 _tracker_factory = None
 
+# %% ../nbs/00_core.ipynb #eee21152
 def set_tracker_factory(fn):
     "Register `fn(cfg, run_dir, fingerprint) -> callbacks`: what `train` calls for `cfg.track`"
     global _tracker_factory
     _tracker_factory = fn
 
+# %% ../nbs/00_core.ipynb #669f9bd3
 def tracker_factory():
     "The registered tracker factory, or a `ConfigError` saying what to import"
     if _tracker_factory is None:
         raise ConfigError("`track` needs the trackers: `import lung_fastai.tracking` before training (the CLI does), "
                           "with the `track` extra installed (pip install 'lung_fastai[track]')")
     return _tracker_factory
-
 
 # %% ../nbs/00_core.ipynb #3f19d3cd
 def notebook_setup(dpi:int=72):
@@ -377,7 +388,9 @@ class RunDir(_Folder):
                  study='study.json', leaderboard='leaderboard.csv', leaderboard_md='leaderboard.md',
                  leaderboard_plot='accuracy_vs_throughput.png')
     KINDS = ('classifier', 'ensemble', 'lungs')   # what a `model.json` can describe; no `kind` means a classifier
-    def __init__(self, path:str|Path): super().__init__(path); self._spec = None
+    def __init__(self, path:str|Path):
+        super().__init__(path)
+        self._spec = None   # read on first use
 
     @property
     def eval(self)->EvalDir: return EvalDir(self.eval_dir)
@@ -428,6 +441,7 @@ def _lock_holder(lock:Path)->dict|None:
     except FileNotFoundError: return None
     except (ValueError, OSError): return {}
 
+# %% ../nbs/00_core.ipynb #27501531
 def _stale_reason(lock:Path, holder:dict)->str|None:
     "Why the holder can no longer be writing, or `None` while it may be"
     if holder.get('host') == socket.gethostname() and not _alive(int(holder.get('pid', -1))):

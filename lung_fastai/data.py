@@ -22,8 +22,9 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import ifnone
 from fastcore.foundation import fastuple
+from fastcore.meta import delegates
 from fastai.vision.all import (PILImage, DataBlock, ImageBlock, CategoryBlock, Resize, ResizeMethod, PadMode,
-                               aug_transforms, Normalize, imagenet_stats, IndexSplitter)
+                               aug_transforms, Normalize, imagenet_stats, IndexSplitter, TfmdDL)
 from .core import *
 
 # %% ../nbs/02_data.ipynb #bd3960b4
@@ -392,6 +393,7 @@ def class_weights(labels:pd.Series, # the training split's labels
     return len(labels)/(len(vocab)*np.maximum(n, 1))   # a class with no image gets a finite weight it never uses
 
 # %% ../nbs/02_data.ipynb #d33bf4cd
+@delegates(TfmdDL)   # the rest goes to the loaders (e.g. `pin_memory`, `persistent_workers`)
 def cxr_dataloaders(source:str|Path|DataReport, # dataset path (checked with `check_dataset`) or a report
                     size:int=224, bs:int=32, norm_stats:tuple|None=None, resize:str='squish', flip:bool=True,
                     augment:bool=True, num_workers:int|None=None, seed:int=42, device=None,
@@ -421,6 +423,7 @@ def split_files(report:DataReport, split:str='test')->pd.DataFrame:
     "The usable rows of one split"
     return report.files[report.files.split == split].reset_index(drop=True)
 
+@delegates(TfmdDL)
 def labelled_dl(dls, report:DataReport, split:str='test', **kwargs):
     "A labelled `DataLoader` over `split` with the transforms of `dls`"
     files = split_files(report, split)

@@ -115,12 +115,14 @@ def serve_command(model_uri:str, port:int, host:str='127.0.0.1')->list:
     return [sys.executable, '-m', 'mlflow', 'models', 'serve', '-m', model_uri, '--env-manager', 'local', '-h', host,
             '-p', str(port)]
 
+# %% ../nbs/10a_deploy.ipynb #fac89b63
 def serve_env(**extra)->dict:
     "The environment for the server: this Python's `bin/` first on PATH (MLflow execs `uvicorn` by name), plus `extra`"
     bin_dir = str(Path(sys.executable).parent)
     return {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ.get('PATH', ''),
             **{k: str(v) for k, v in extra.items()}}
 
+# %% ../nbs/10a_deploy.ipynb #00b3d104
 def invocation_body(images:list)->bytes:
     "The JSON body for `/invocations` with base64-encoded image files or bytes"
     enc = [base64.b64encode(i if isinstance(i, bytes) else Path(i).read_bytes()).decode() for i in images]
@@ -175,6 +177,7 @@ def _example_batch(pred:Predictor, images:list|None)->torch.Tensor:
     x = pred.preprocess(Image.new('RGB', (64, 64)))
     return x + torch.randn(2, *x.shape)
 
+# %% ../nbs/10a_deploy.ipynb #75b40964
 @writes_folder('export')
 def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None=None, atol:float=1e-4)->Path:
     "Export a run's model or ensemble to ONNX (probabilities, `ood_score` if it has a guard), checked against PyTorch"
@@ -195,6 +198,7 @@ def export_onnx(run_dir:str|Path, out:str|Path|None=None, check_images:list|None
                                  "not written")
     return out
 
+# %% ../nbs/10a_deploy.ipynb #87910f1c
 def _onnx_session(path, threads:int|None=None):
     "An ONNX Runtime CPU session for `path` (with `threads` intra-op threads when given)"
     import onnxruntime as ort
@@ -269,6 +273,7 @@ def export_int8(run_dir:str|Path, calib_images:list, # training films: activatio
             with atomic_path(out) as tmp: shutil.copy(q, tmp)
     return res
 
+# %% ../nbs/10a_deploy.ipynb #cfa3e80d
 @contextlib.contextmanager
 def _quiet_quantizer():
     "ONNX Runtime's quantizer warns for each tensor it leaves in float (shapes, indices): expected here, so not shown"

@@ -52,6 +52,7 @@ def _index_map(m:torch.nn.Module, n_in:int, axis:int)->tuple:
     elif p == 'valid': p = 0
     return s, (k - 1)*d/2 - p
 
+# %% ../nbs/08_gradcam.ipynb #448d83b1
 def feature_geometry(model:torch.nn.Module, layer:torch.nn.Module, size:tuple)->tuple:
     "Per axis (stride, offset, cells): feature cell j of `layer` is centred on input pixel stride*j + offset"
     seen, at_layer = [], []
@@ -67,6 +68,7 @@ def feature_geometry(model:torch.nn.Module, layer:torch.nn.Module, size:tuple)->
     n, cells = at_layer[0]
     return tuple(_compose(seen[:n], ax, size[ax], cells[ax]) for ax in (0, 1))
 
+# %% ../nbs/08_gradcam.ipynb #83f5485c
 def _compose(layers, axis, n, cells):
     stride, offset = 1, 0.
     for m, n_in, n_out in layers:
@@ -98,6 +100,8 @@ class _OnFeatureGrid:
     def get_target_width_height(self, input_tensor): return None
 
 class _GridGradCAM(_OnFeatureGrid, GradCAM): pass
+
+# %% ../nbs/08_gradcam.ipynb #bd92847d
 class _GridGradCAMPlusPlus(_OnFeatureGrid, GradCAMPlusPlus): pass
 
 CAM_METHODS = {'gradcam': _GridGradCAM, 'gradcam++': _GridGradCAMPlusPlus}
@@ -137,6 +141,7 @@ def cams(self:Predictor, paths:list, targets:list|None=None, method:str='gradcam
     "Heatmaps for images (at the model's input size) and the model's probabilities"
     return self.cams_for_batch(torch.stack([self.preprocess(p) for p in paths]), targets, method, bs)
 
+# %% ../nbs/08_gradcam.ipynb #b1a016d5
 @patch
 def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, method:str='gradcam', bs:int=16)->tuple:
     "Heatmaps and probabilities for an already preprocessed batch"
@@ -144,6 +149,7 @@ def cams_for_batch(self:Predictor, x:torch.Tensor, targets:list|None=None, metho
     if targets is None: targets = probs.argmax(1).tolist()   # the predicted class, without a second forward pass
     return self._maps(x, targets, method, bs), probs
 
+# %% ../nbs/08_gradcam.ipynb #ea94a53a
 @patch
 def _maps(self:Predictor, x:torch.Tensor, targets:list, method:str, bs:int)->np.ndarray:
     layer = cam_target_layer(self.model, get_backbone(self.spec['arch']).family)
@@ -202,10 +208,12 @@ def energy_in_mask(cam:np.ndarray, mask:np.ndarray)->float:
     "Share of the heatmap's mass inside `mask`"
     return float((cam*mask).sum()/max(cam.sum(), 1e-12))
 
+# %% ../nbs/08_gradcam.ipynb #53577b4d
 def pointing_hit(cam:np.ndarray, mask:np.ndarray)->bool:
     "Is the heatmap's maximum inside `mask`?"
     return bool(mask.flat[int(np.argmax(cam))]) if cam.max() > 0 else False
 
+# %% ../nbs/08_gradcam.ipynb #3f518421
 def centre_prior(h:int, w:int)->np.ndarray:
     "A Gaussian bump centred on the image: the baseline a heatmap must beat to show it localizes"
     yy, xx = np.mgrid[:h, :w]
@@ -223,6 +231,7 @@ def input_masks(pred:Predictor, mask_paths:list)->np.ndarray:
     "Lesion masks resized exactly as the images were (the run's resize), as booleans at the model's input size"
     return np.stack([_as_input(pred, p) for p in mask_paths])
 
+# %% ../nbs/08_gradcam.ipynb #7f33bc61
 def localization(cams:np.ndarray, masks:np.ndarray, seed:int=0)->pd.DataFrame:
     "Energy-in-lesion and pointing-game hit rate of `cams`, a centre prior and random maps"
     rng, (h, w) = np.random.default_rng(seed), cams.shape[1:]
@@ -251,10 +260,12 @@ def lung_view_masks(pred:Predictor, paths:list, # films the run can classify (se
     boxes = [lung_box(m, pred.lungs.margin) if pred.lungs is not None else None for m in predicted]
     return np.stack([_seen_mask(pred, m, b) for m, b in zip(masks, boxes)])
 
+# %% ../nbs/08_gradcam.ipynb #a6b8e004
 def default_segmenter()->LungSegmenter|None:
     "The segmenter `lung-fastai lungs train` keeps, if there is one"
     return LungSegmenter(lungs_home(), device='cpu') if RunDir(lungs_home()).has_model() else None
 
+# %% ../nbs/08_gradcam.ipynb #fd4e723b
 def lung_localization(pred:Predictor, files:pd.DataFrame, # films with `path` and `label`
                       seg:LungSegmenter|None=None, truth:list|None=None, method:str='gradcam',
                       seed:int=0, maps:np.ndarray|None=None)->dict: # the films' maps, if already computed
@@ -291,6 +302,7 @@ def _top_stages(model:torch.nn.Module, family:str)->list:
     if family == 'regnety': return [body.s4, body.s3]
     return [body.conv_head, body.blocks[-1]]
 
+# %% ../nbs/08_gradcam.ipynb #b18c215b
 def randomization_check(model, x:torch.Tensor, family:str, targets:list, seed:int=0,
                         method:str='gradcam', orig:np.ndarray|None=None, # the model's own maps, if already computed
                        )->pd.DataFrame:
@@ -343,6 +355,7 @@ def gradcam_run(run_dir:str|Path, files:pd.DataFrame, n_per_class:int=4, method:
     atomic_write_text(run.cam_summary, json.dumps(summary, indent=2))
     return summary
 
+# %% ../nbs/08_gradcam.ipynb #ea85cad1
 def _save_png(arr, path):
     with atomic_path(path) as tmp: Image.fromarray(arr).save(tmp, format='PNG')
 

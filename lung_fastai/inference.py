@@ -33,6 +33,7 @@ from fastcore.basics import patch
 class ModelFileError(UserError, ValueError):
     "A run folder or model file that cannot be loaded"
 
+# %% ../nbs/06_inference.ipynb #ea362f8d
 def _require(*files:Path):
     for f in files:
         if not f.exists(): raise ModelFileError(f"{f.parent} has no {f.name}: is it a finished lung_fastai run folder?")
@@ -43,6 +44,7 @@ def damaged(path:Path, e:Exception, fix:str)->ModelFileError:
 
 _RETRAIN = "restore it from a copy, or train the run again (`lung-fastai train --resume` if its checkpoints are intact)"
 
+# %% ../nbs/06_inference.ipynb #75df59d3
 def read_spec(run_dir:str|Path)->dict:
     "The `model.json` of a run folder (a single model or an ensemble), checked"
     run = RunDir(run_dir)
@@ -58,7 +60,6 @@ def read_spec(run_dir:str|Path)->dict:
         for m in spec['members']: read_spec(run.member(m).path)
     else: _require(run.weights)
     return spec
-
 
 # %% ../nbs/06_inference.ipynb #ccddf483
 def build_model(spec:dict)->torch.nn.Module:
@@ -160,12 +161,14 @@ def preprocess(self:Predictor, src)->torch.Tensor:
     "One image (path, bytes or PIL image) as a normalized 3×size×size tensor"
     return self._prepare(PILCXR.create(src))
 
+# %% ../nbs/06_inference.ipynb #69fc4cc5
 @patch
 def seen(self:Predictor, src)->PILCXR:
     "The film as the model sees it before resizing: its lung region for a lung run, else the film itself"
     img = PILCXR.create(src)
     return img if self.lungs is None else PILCXR(self.lungs(img))
 
+# %% ../nbs/06_inference.ipynb #16c67053
 @patch
 def _prepare(self:Predictor, img:PILCXR)->torch.Tensor:
     if self.lungs is not None: img = PILCXR(self.lungs(img))   # NoLungsFound: an error row on every surface
@@ -176,6 +179,7 @@ def _prepare(self:Predictor, img:PILCXR)->torch.Tensor:
 @patch
 def _mirror(self:Predictor, x:torch.Tensor)->torch.Tensor: return x.flip(-1)   # the training flip
 
+# %% ../nbs/06_inference.ipynb #9c07c025
 @patch
 def _run(self:Predictor, x:torch.Tensor)->tuple:
     "The network's own probabilities and the OOD scores (or `None`) of a preprocessed batch, on the CPU"
@@ -189,16 +193,17 @@ def forward(self:Predictor, x:torch.Tensor, raw:bool=False)->tuple:
     probs, scores = self._run(x)
     return (probs if raw else self.calibrate(probs)), scores
 
+# %% ../nbs/06_inference.ipynb #d2e4dc51
 @patch
 def predict_batch(self:Predictor, x:torch.Tensor, raw:bool=False)->torch.Tensor:
     "Class probabilities for a preprocessed batch (calibrated unless `raw`)"
     return self.forward(x, raw)[0]
 
+# %% ../nbs/06_inference.ipynb #de8ddf43
 @patch
 def features(self:Predictor, x:torch.Tensor)->torch.Tensor:
     "The pooled body features of a preprocessed batch (what the OOD guard compares)"
     with torch.inference_mode(): return self.net(x.to(self.device))[1].cpu()
-
 
 # %% ../nbs/06_inference.ipynb #ba6c6c0c
 def log_probs(probs:np.ndarray)->np.ndarray:
@@ -237,6 +242,7 @@ def predict_files(self:Predictor, paths:list, bs:int=32, progress:bool=True,
                  for p, (x, err) in zip(paths[s:s+bs], prepped)]
     return pd.DataFrame(rows)
 
+# %% ../nbs/06_inference.ipynb #f1d4a2f6
 @patch
 def outputs(self:Predictor, x:torch.Tensor, tta:bool=False, raw:bool=False)->tuple:
     "(probabilities, OOD scores or `None`) of a preprocessed batch as arrays; `tta` averages with the mirror"
@@ -244,16 +250,19 @@ def outputs(self:Predictor, x:torch.Tensor, tta:bool=False, raw:bool=False)->tup
     if tta: probs = (probs + self.predict_batch(self._mirror(x), raw=True))/2   # the OOD score stays the plain image's
     return (probs if raw else self.calibrate(probs)).numpy(), (scores.numpy() if scores is not None else None)
 
+# %% ../nbs/06_inference.ipynb #dae44133
 @patch
 def flags(self:Predictor, probs:np.ndarray)->dict:
     "Each operating point's flag for one image's calibrated probabilities (thresholds fitted on calibrated val)"
     return {c: bool(probs[self.classes.index(c)] >= t) for c, t in self.thresholds.items()}
 
+# %% ../nbs/06_inference.ipynb #11731219
 @patch
 def out_of_distribution(self:Predictor, score)->bool|None:
     "Whether the run's OOD guard flags an image's score (`None` without a guard or a score)"
     return None if self.guard is None or score is None else bool(score > self.guard.threshold)
 
+# %% ../nbs/06_inference.ipynb #a469662e
 @patch
 def prediction_row(self:Predictor, path, probs, score, error:str='', flags:bool=True)->dict:
     "One image's row of `predict_files` from its probabilities and OOD score (`probs=None`: an unreadable image)"
@@ -268,12 +277,12 @@ def prediction_row(self:Predictor, path, probs, score, error:str='', flags:bool=
                 **{f'p_{c}': float(v) for c, v in zip(self.classes, probs)},
                 **flags, **ood, error='')
 
+# %% ../nbs/06_inference.ipynb #4c3306d4
 @patch
 def prediction_rows(self:Predictor, paths:list, probs:np.ndarray, scores:np.ndarray|None, flags:bool=True)->list:
     "The rows of images that were read, from `outputs` (`scores` is `None` when the run has no guard)"
     scores = scores if scores is not None else [None]*len(probs)
     return [self.prediction_row(p, pr, s, flags=flags) for p, pr, s in zip(paths, probs, scores)]
-
 
 # %% ../nbs/06_inference.ipynb #10174981
 def batch_features(pred:Predictor, paths:list, bs:int=32)->torch.Tensor:
@@ -330,19 +339,23 @@ def input_shapes(members:list)->list:
     "Each member's input shape (3, size, size): how a packed ensemble batch splits"
     return [(3, m.spec['image_size'], m.spec['image_size']) for m in members]
 
+# %% ../nbs/06_inference.ipynb #06990592
 def unpack_inputs(x:torch.Tensor, shapes:list)->list:
     "Each member's batch from a packed ensemble batch"
     sizes = [int(np.prod(s)) for s in shapes]
     return [part.reshape(-1, *s) for part, s in zip(x.split(sizes, dim=1), shapes)]
 
+# %% ../nbs/06_inference.ipynb #e3d1b92a
 def pack_prepared(members:list, img)->torch.Tensor:
     "One decoded film prepared by each member (its size, its normalization), packed into one flat vector"
     return torch.cat([m._prepare(img).flatten() for m in members])
 
+# %% ../nbs/06_inference.ipynb #457d59c6
 def mirror_packed(x:torch.Tensor, shapes:list)->torch.Tensor:
     "A packed ensemble batch with every member's image mirrored (the training flip)"
     return torch.cat([p.flip(-1).flatten(1) for p in unpack_inputs(x, shapes)], 1)
 
+# %% ../nbs/06_inference.ipynb #2a59ec5c
 class EnsembleNet(nn.Module):
     "Members' networks as one: a packed input split per member, probabilities averaged with weights, features joined"
     def __init__(self, nets:list, shapes:list, weights):
@@ -389,6 +402,7 @@ def _check_members(specs:list, runs:list):
             raise ModelFileError(f"{r} resizes by {s['resize']!r}, {runs[0]} by {specs[0]['resize']!r}: "
                                  "members must agree")
 
+# %% ../nbs/06_inference.ipynb #6b197575
 def make_ensemble(runs:list, # finished run folders (two or more)
                   out:str|Path, # the ensemble's folder (must not exist yet)
                   weights:list|None=None)->Path: # one per run (normalised to sum 1); default equal
@@ -423,6 +437,7 @@ def make_ensemble(runs:list, # finished run folders (two or more)
     tmp.rename(out)
     return out
 
+# %% ../nbs/06_inference.ipynb #db4dcea9
 @writes_folder('ensemble', 'ens_dir')
 def set_ensemble_weights(ens_dir:str|Path, weights, fitted:bool=True):
     "Replace an ensemble's member weights (normalised) in its `model.json`"
@@ -430,6 +445,7 @@ def set_ensemble_weights(ens_dir:str|Path, weights, fitted:bool=True):
     RunDir(ens_dir).update_spec(members=[{**m, 'weight': float(wi)} for m, wi in zip(members, w/w.sum())],
                                 weights_fitted=fitted)
 
+# %% ../nbs/06_inference.ipynb #f1a769cb
 def model_files(run_dir:str|Path)->list:
     "The files of a run folder that make up its model (what registering or copying a model must carry)"
     run = RunDir(run_dir)

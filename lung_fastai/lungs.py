@@ -16,6 +16,7 @@ __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_ma
 # %% ../nbs/04b_lungs.ipynb #33038dee
 import hashlib, json, shutil, warnings
 from contextlib import nullcontext
+from fastcore.meta import delegates
 from pathlib import Path
 import numpy as np, pandas as pd, timm, torch
 import torch.nn.functional as F
@@ -53,6 +54,7 @@ def read_lung_masks(root:str|Path)->pd.DataFrame: # a folder holding `images/`, 
 def _conv_bn(ci:int, co:int):
     return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co), nn.ReLU(inplace=True))
 
+@delegates(timm.create_model, but=['model_name', 'features_only', 'out_indices'])
 class LungUNet(nn.Module):
     "A U-Net over a timm encoder's feature maps (`features_only`): each decoder step upsamples and joins one skip"
     def __init__(self, timm_name:str, # the encoder, with `features_only` support (every registry backbone has it)
@@ -80,6 +82,7 @@ def binary_mask(path:str|Path)->np.ndarray:
     "A mask file (0 outside, 255 inside the lungs) as 0/1 classes"
     return (np.asarray(Image.open(path).convert('L')) > 127).astype(np.uint8)
 
+# %% ../nbs/04b_lungs.ipynb #ed18ce8e
 def lung_dataloaders(files:pd.DataFrame, # from `read_lung_masks`; its train and val rows are used
                      size:int=224, bs:int=16, augment:bool=True, num_workers:int=0, seed:int=42):
     "Train/val `DataLoaders` of films and their lung masks at the segmenter's size"
@@ -92,6 +95,7 @@ def lung_dataloaders(files:pd.DataFrame, # from `read_lung_masks`; its train and
                        batch_tfms=[*augs, Normalize.from_stats(*imagenet_stats)])
     return dblock.dataloaders(files, bs=bs, num_workers=num_workers, seed=seed)
 
+# %% ../nbs/04b_lungs.ipynb #3972e0c9
 class LungLoss(nn.Module):
     "Cross-entropy plus soft Dice over background and lung; decodes to the class per pixel"
     def __init__(self):
@@ -109,12 +113,14 @@ def mask_facts(mask:np.ndarray)->dict:
     h, w = mask.shape
     return dict(area=float(mask.mean()), width=float(np.ptp(xs) + 1)/w, height=float(np.ptp(ys) + 1)/h)
 
+# %% ../nbs/04b_lungs.ipynb #8f908fb0
 def plausible_ranges(masks:list, # training masks (boolean arrays)
                      slack:float=0.5)->dict: # widen each side by this share of the value
     "Per fact of `mask_facts`, the range seen on `masks` widened by `slack`: what counts as plausible lungs later"
     facts = pd.DataFrame([mask_facts(m) for m in masks])
     return {k: [float(facts[k].min()*(1 - slack)), float(min(1., facts[k].max()*(1 + slack)))] for k in facts}
 
+# %% ../nbs/04b_lungs.ipynb #eb0b19b3
 def lung_problem(mask:np.ndarray, ranges:dict)->str:
     "Why `mask` is not plausible lungs ('' when it is)"
     facts = mask_facts(mask)
@@ -129,6 +135,7 @@ def lungs_home()->Path:
     "Where `lungs train` keeps the segmenter that training and evaluation use by default"
     return lung_home()/RunDir.FILES['lungs']   # laid out like a run's own copy of its segmenter
 
+# %% ../nbs/04b_lungs.ipynb #c851fafa
 def _sha256(path:Path)->str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 def save_lungs(model:LungUNet, out:str|Path, spec:dict)->Path:
@@ -178,9 +185,11 @@ def clean_mask(mask:np.ndarray, keep:int=2)->np.ndarray:
     sizes = ndimage.sum(mask, labels, range(1, n + 1))
     return ndimage.binary_fill_holes(np.isin(labels, np.argsort(sizes)[::-1][:keep] + 1))
 
+# %% ../nbs/04b_lungs.ipynb #3a545809
 class LungsFileError(UserError, ValueError):
     "A segmenter run folder that cannot be loaded"
 
+# %% ../nbs/04b_lungs.ipynb #b4aba35d
 def read_lungs_spec(run_dir:str|Path)->dict:
     "The `model.json` of a segmenter run folder, checked"
     run_dir = Path(run_dir).expanduser()
@@ -277,11 +286,13 @@ REGIONS = ('film', 'crop', 'mask')
 class NoLungsFound(UserError, ValueError):
     "A film where the segmenter found no plausible lungs: it is reported, never classified"
 
+# %% ../nbs/04b_lungs.ipynb #ff3448e3
 def box_pixels(box:tuple, w:int, h:int)->tuple:
     "A box of shares (x0, y0, x1, y1) as pixel bounds of a w × h image, at least one pixel each way"
     x0, y0, x1, y1 = (round(v*s) for v, s in zip(box, (w, h, w, h)))
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
+# %% ../nbs/04b_lungs.ipynb #c64ec825
 def lung_box(mask:np.ndarray, margin:float=0.1)->tuple:
     "The mask's bounding box grown by `margin` of its size each side, as shares (x0, y0, x1, y1) of the film"
     ys, xs = np.nonzero(mask)
@@ -290,6 +301,7 @@ def lung_box(mask:np.ndarray, margin:float=0.1)->tuple:
     mx, my = margin*(x1 - x0), margin*(y1 - y0)
     return max(0., x0 - mx), max(0., y0 - my), min(1., x1 + mx), min(1., y1 + my)
 
+# %% ../nbs/04b_lungs.ipynb #fb591183
 def lung_region(img:Image.Image, # the film as `load_cxr` opens it
                 mask:np.ndarray, # its boolean lung mask at any resolution (squished onto the film)
                 region:str='crop', # crop | mask
@@ -330,8 +342,9 @@ class LungRegion:
 # %% ../nbs/04b_lungs.ipynb #9e293906
 def region_cache_dir(region:LungRegion)->Path:
     "Where the lung regions of films are cached for `region` (per segmenter weights, region and margin)"
-    return data_home()/'lungs'/region.seg.spec['weights_sha256'][:16]/f'{region.region}-{region.margin:g}'
+    return data_home()/'lung-regions'/region.seg.spec['weights_sha256'][:16]/f'{region.region}-{region.margin:g}'
 
+# %% ../nbs/04b_lungs.ipynb #a6b44176
 def _film_key(path:str)->str:
     st = Path(path).stat()
     return hashlib.sha1(f'{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}'.encode()).hexdigest()[:20]
@@ -344,6 +357,7 @@ def _cached(out:Path, key:str, film:str)->bool:
     warnings.warn(f"{out/f'{key}.png'}: damaged lung-region cache entry of {film}, made again")
     return False
 
+# %% ../nbs/04b_lungs.ipynb #3b9b0202
 def lung_region_files(files:pd.DataFrame, # rows with a `path` column (e.g. `DataReport.files`)
                       region:LungRegion, out:str|Path|None=None, # cache folder (default: `region_cache_dir`)
                       bs:int=16, progress:bool=False)->tuple:
@@ -364,6 +378,7 @@ def lung_region_files(files:pd.DataFrame, # rows with a `path` column (e.g. `Dat
     dropped = files[none].assign(reason=[(out/f'{k}.none').read_text() for k, n in zip(keys, none) if n])
     return kept.reset_index(drop=True), dropped.reset_index(drop=True)
 
+# %% ../nbs/04b_lungs.ipynb #22bbe46d
 def lung_region_report(report:DataReport, region:LungRegion, progress:bool=False)->DataReport:
     "`report` with every film replaced by its cached lung region; films without plausible lungs become problems"
     kept, dropped = lung_region_files(report.files, region, progress=progress)
@@ -430,6 +445,7 @@ def _stratified_split(df:pd.DataFrame, seed:int)->pd.Series:
         split[idx[:n_val]], split[idx[n_val:n_val + n_test]] = 'val', 'test'
     return split
 
+# %% ../nbs/04b_lungs.ipynb #04ad8494
 def lung_masks_from_kaggle(src:str|Path, # the attached dataset (any folder above `CXR_png/` and `masks/`)
                            out:str|Path, # the lung-mask folder to write
                            max_size:int=512, seed:int=0)->Path:

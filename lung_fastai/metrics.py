@@ -22,6 +22,7 @@ def confusion(y_true, y_pred, n_classes:int)->np.ndarray:
     np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
     return cm
 
+# %% ../nbs/07_metrics.ipynb #8ffd92cc
 def _div(a, b): return a/b if b else float('nan')
 
 def per_class_counts(cm:np.ndarray)->pd.DataFrame:
@@ -46,6 +47,7 @@ def _average_precision(pos:np.ndarray, scores:np.ndarray)->float:
     tp, fp = np.cumsum(p)[last], np.cumsum(~p)[last]
     return float(np.sum(np.diff(np.r_[0, tp/tp[-1]])*tp/(tp + fp)))
 
+# %% ../nbs/07_metrics.ipynb #862c6d71
 def per_class_metrics(y_true, probs:np.ndarray, classes:list)->pd.DataFrame:
     "Sensitivity, specificity, PPV, NPV, F1, ROC-AUC and PR-AUC for each class (one-vs-rest)"
     y_true, probs = np.asarray(y_true), np.asarray(probs)

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from fastai.vision.all import (vision_learner, accuracy, F1Score, BalancedAccuracy, GradientAccumulation,
                                CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat, MixUp, CutMix)
 from fastai.callback.channelslast import ChannelsLast
+from fastcore.meta import delegates
 from .core import *
 from .data import *
 from .preprocess import dataset_norm_stats, file_sha256
@@ -264,6 +265,7 @@ def cfg_norm_stats(report:DataReport, cfg:TrainConfig, cache_dir=None)->tuple:
     raise ConfigError(f"`norm` must be 'dataset' or 'backbone', got {cfg.norm!r}")
 
 # %% ../nbs/04_models.ipynb #7122873e
+@delegates(cxr_dataloaders)
 def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, **kwargs):
     "`DataLoaders` at the backbone's size with the normalization `cfg` asks for"
     cfg = resolve_config(cfg)
@@ -362,6 +364,7 @@ def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):
     "fastai's `vision_learner` over `b`; a failure to fetch hub weights becomes `WeightsNotFound`"
     with hub_errors_named(b, kw): return vision_learner(dls, b.arch, n_out=N_CLASSES, **kw, **kwargs)
 
+@delegates(vision_learner)
 def cxr_learner(dls, # from `backbone_dataloaders`
                 cfg:TrainConfig, # resolved or not; arch, pretrained, weights, precision, channels_last, grad_accum
                 cbs=None, **kwargs):

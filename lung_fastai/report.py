@@ -128,18 +128,20 @@ def _recipe_section(run_dir:Path)->dict|None:
     if rec.get('class_weights'):
         rows['class weights'] = ', '.join(f'{display_name(c)} {w:.2f}' for c, w in rec['class_weights'].items())
     table = pd.DataFrame({'value': pd.Series(rows, dtype=object).astype(str)})
-    return dict(table=_table(table), plot=_img_tag(Path(run_dir)/'lr_find.png', 'wide'))
+    return dict(table=_table(table), plot=_img_tag(RunDir(run_dir).lr_plot, 'wide'))
 
 def _img_tag(path:Path, cls:str='')->Markup:
     "The PNG at `path` embedded as a data URI (empty if it does not exist)"
     if not path.exists(): return Markup('')
     return Markup(f'<img class="{cls}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">')
 
+# %% ../nbs/07b_report.ipynb #b9b632ac
 def _table(df:pd.DataFrame, fmt='{:.3f}')->Markup:
     return Markup(df.to_html(float_format=lambda v: fmt.format(v), na_rep='—', border=0, classes='t'))
 
 def _ci_text(ci:list)->str: return 'n/a' if None in ci else f"{ci[0]:.3f} – {ci[1]:.3f}"
 
+# %% ../nbs/07b_report.ipynb #5d6c18f2
 def _headline_table(res:dict)->pd.DataFrame:
     "Headline metrics with bootstrap 95 % CIs, and accuracy's exact interval: honest where every resample agrees"
     rows = {k: {'value': ifnone(v['value'], float('nan')), '95% CI (bootstrap)': _ci_text(v['ci95']),
@@ -170,6 +172,7 @@ def _shortcut_table(probes:list|None, res:dict)->Markup|None:
                      **{'95% CI': _ci_text(model.get('ci95', [None, None]))}, chance=1/len(res['classes']), verdict=''))
     return _table(pd.DataFrame(rows).set_index('probe'))
 
+# %% ../nbs/07b_report.ipynb #d574be55
 def model_card(spec:dict, cfg:dict, report:DataReport|None, leakage:list|None=None, method:str|None=None)->Markup:
     "The model card section of the report (template `model_card.html.j2`)"
     return Markup(_templates().get_template('model_card.html.j2').render(
@@ -193,6 +196,7 @@ def _within_table(f:Path)->Markup|None:
             for s, r in [*w['per_source'].items(), ('all', w['overall'])]}
     return _table(pd.DataFrame(rows).T.astype(float).astype({'n': int, 'tuberculosis': int}))
 
+# %% ../nbs/07b_report.ipynb #3ddefc5c
 def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_html:str='',
                  out:str|Path|None=None)->Path: # folder of the report and its figures (default `<run>/eval`)
     "Write `eval/report.html` for a run from its metrics (and Grad-CAM results, when present), from `report.html.j2`"

@@ -75,6 +75,7 @@ def default_tracking_uri()->str:
     runs_home().mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{runs_home()/'mlflow.db'}"
 
+# %% ../nbs/10_tracking.ipynb #e0d2b717
 def git_commit(path:Path|None=None)->str:
     "The current git commit of the project checkout, or 'unknown'"
     try:
@@ -82,6 +83,7 @@ def git_commit(path:Path|None=None)->str:
                               text=True, timeout=5).stdout.strip() or 'unknown'
     except Exception: return 'unknown'
 
+# %% ../nbs/10_tracking.ipynb #b1cd1212
 def _params(cfg:TrainConfig)->dict:
     return {k: (','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) for k, v in asdict(cfg).items()}
 

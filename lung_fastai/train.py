@@ -49,6 +49,7 @@ def _stage2_scheds(learn, schedule, epochs):
 
 def _lr_spec(lr, body_lr_div): return slice(lr/body_lr_div, lr) if body_lr_div > 1 else lr
 
+# %% ../nbs/05_train.ipynb #73fd2d71
 def _freeze_to(learn, n:int, resuming:bool):
     "`learn.freeze_to(n)`, except that a resumed stage keeps the optimizer state it was restored with"
     if resuming: learn.opt.freeze_to(n)  # `Learner.freeze_to` would also clear the optimizer state
@@ -131,6 +132,7 @@ def rng_state(learn)->dict:
     return dict(python=random.getstate(), numpy=_np_state(), torch=torch.get_rng_state(),
                 dl=_train_dl(learn).rng.getstate())
 
+# %% ../nbs/05_train.ipynb #47802d51
 def _train_dl(learn): return getattr(learn.dls.train, 'dl', learn.dls.train)  # the DataLoader under a DistributedDL
 
 def set_rng_state(learn, s:dict):
@@ -155,6 +157,7 @@ def unwrap(model:torch.nn.Module)->torch.nn.Module:
     "The model itself, out of its DistributedDataParallel wrapper (`.module`) if it has one"
     return getattr(model, 'module', model)
 
+# %% ../nbs/05_train.ipynb #495def19
 def save_checkpoint(learn, run_dir:Path, stage:int, epoch:int):
     "Weights, optimizer state, position and random states, atomically; the one it replaces becomes the previous one"
     ck = dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()), stage=stage, epoch=epoch,
@@ -166,9 +169,11 @@ def save_checkpoint(learn, run_dir:Path, stage:int, epoch:int):
         tmp.write_bytes(buf.getbuffer())
         if run.last_checkpoint.exists(): os.replace(run.last_checkpoint, run.previous_checkpoint)
 
+# %% ../nbs/05_train.ipynb #ea77e8d9
 class CheckpointError(UserError, ValueError):
     "A training checkpoint that cannot be loaded"
 
+# %% ../nbs/05_train.ipynb #b1017853
 def load_checkpoint(path:Path)->dict:
     "A checkpoint written by `save_checkpoint` (tensors and plain values only: no code is unpickled)"
     try: return torch.load(path, map_location='cpu', weights_only=True)
@@ -361,6 +366,7 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
     run_dir = _new_run_dir(cfg)
     with run_lock(run_dir, 'train'): return _train_locked(cfg, run_dir, report, resume, cbs, show_progress)
 
+# %% ../nbs/05_train.ipynb #d1ae6cf5
 def _restart(run_dir:Path):
     "A run stopped before its first checkpoint resumes from the beginning; a metrics row it left is dropped"
     warnings.warn(f"{run_dir} has no checkpoint yet (stopped during its first epoch): starting from the beginning")
@@ -369,6 +375,7 @@ def _restart(run_dir:Path):
 def _has_run(run_dir:Path)->bool:
     return RunDir(run_dir).last_checkpoint.exists() or RunDir(run_dir).previous_checkpoint.exists()
 
+# %% ../nbs/05_train.ipynb #37c3676b
 def _train_locked(cfg, run_dir, report, resume, cbs, show_progress):
     "`train`, once `run_dir` is this process's to write"
     if not resume and _has_run(run_dir):

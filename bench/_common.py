@@ -1,5 +1,5 @@
 "Shared helpers for the benchmark scripts (not part of the library)."
-import os, platform, time
+import os, platform
 from pathlib import Path
 import torch
 
@@ -8,12 +8,6 @@ def machine()->str:
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only'
     return f"{platform.node()} | {platform.processor() or platform.machine()} | {os.cpu_count()} cores | torch {torch.__version__} | {dev}"
 
-def timed(fn, repeat:int=3)->float:
-    "Best wall time of `repeat` calls of `fn` (seconds)"
-    best = float('inf')
-    for _ in range(repeat):
-        t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
-    return best
 
 def cxr5_lite0_run(work:Path|None=None, size:int=160)->tuple:
     """(run folder, cached DataReport) of EfficientNet-Lite0 (real ImageNet weights) fine-tuned on `../shared/data/cxr5-mini`

@@ -6,8 +6,8 @@ epoch; the cache (`lung_fastai.preprocess.cache_dataset`) does that once. Same m
 import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, timed
-from lung_fastai.core import TrainConfig, set_seed
+from _common import machine
+from lung_fastai.core import TrainConfig, set_seed, timed_steps
 from lung_fastai.data import check_dataset
 from lung_fastai.synth import make_phantoms
 from lung_fastai.preprocess import cache_dataset
@@ -19,7 +19,7 @@ def epoch_time(report, size=128):
     learn = cxr_learner(backbone_dataloaders(report, cfg), cfg)
     def one_epoch():
         with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    return timed(one_epoch, repeat=2)
+    return timed_steps(one_epoch, repeats=2)
 
 if __name__ == '__main__':
     tmp = Path(tempfile.mkdtemp())

@@ -6,12 +6,13 @@ modern GPU (well under 8).
     python bench/gpu.py              # on a CUDA machine
     python bench/gpu.py --cpu-smoke  # checks the script's code path on a CPU with a tiny model (numbers meaningless)
 """
-import sys, time
+import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import torch, timm
 from torch.utils.flop_counter import FlopCounterMode
 from _common import machine
+from lung_fastai.core import timed_steps
 
 # Dense peak FLOP/s by device-name fragment: (bf16/fp16 tensor core, tf32, fp32). Vendor datasheet figures (no sparsity).
 PEAKS = {'H200': (989e12, 494e12, 67e12), 'H100': (989e12, 494e12, 67e12), 'A100': (312e12, 156e12, 19.5e12),
@@ -45,12 +46,7 @@ def images_per_s(model, size, bs, precision, channels_last, device, warmup, step
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
-    for _ in range(warmup): step()
-    if device.type == 'cuda': torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(steps): step()
-    if device.type == 'cuda': torch.cuda.synchronize()
-    return bs*steps/(time.perf_counter() - t)
+    return bs*steps/timed_steps(step, steps, warmup=warmup, device=device)
 
 def main(smoke=False):
     device = torch.device('cpu' if smoke else 'cuda')

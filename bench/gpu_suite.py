@@ -80,13 +80,10 @@ def _timer_cb():
 
 @torch.inference_mode()
 def _infer_ips(model, size, bs, dev, steps, dtype):
+    from lung_fastai.core import timed_steps
     model.eval(); x = torch.randn(bs, 3, size, size, device=dev)
-    with torch.autocast(dev.type, dtype=dtype):
-        for _ in range(3): model(x)
-        sync(dev); t = time.perf_counter()
-        for _ in range(steps): model(x)
-        sync(dev)
-    return bs*steps/(time.perf_counter() - t)
+    with torch.autocast(dev.type, dtype=dtype), torch.inference_mode():
+        return bs*steps/timed_steps(lambda: model(x), steps, warmup=3, device=dev)
 
 def part_seven(dev, smoke, work, budget_s):
     from dataclasses import replace

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import torch
-from _common import machine, timed
+from _common import machine
+from lung_fastai.core import timed_steps
 from inference import make_run
 
 if __name__ == '__main__':
@@ -21,9 +22,9 @@ if __name__ == '__main__':
     targets = [0]*n
     def fwd_bwd():
         xx = x.clone().requires_grad_(); pred.model.eval()(xx)[:, 0].sum().backward()
-    base = timed(fwd_bwd)
-    batched = timed(lambda: compute_cams(pred.model, x, layer, targets, bs=n))
-    single = timed(lambda: [compute_cams(pred.model, x[i:i+1], layer, targets[i:i+1]) for i in range(n)], repeat=1)
+    base = timed_steps(fwd_bwd, repeats=3)
+    batched = timed_steps(lambda: compute_cams(pred.model, x, layer, targets, bs=n), repeats=3)
+    single = timed_steps(lambda: [compute_cams(pred.model, x[i:i+1], layer, targets[i:i+1]) for i in range(n)])
     print(machine())
     print(f"{pred.spec['arch']} at {s}px, {n} images")
     print(f"forward+backward, batched: {1000*base/n:7.2f} ms/image")

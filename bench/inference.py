@@ -8,7 +8,8 @@ import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import torch
-from _common import machine, timed
+from _common import machine
+from lung_fastai.core import timed_steps
 
 def make_run()->Path:
     from lung_fastai.core import TrainConfig
@@ -29,10 +30,10 @@ if __name__ == '__main__':
     x = torch.randn(bs, 3, s, s)
     export_onnx(run, check_images=None)
     onnx = OnnxPredictor(run)
-    eager = timed(lambda: pred.predict_batch(x), 5)
+    eager = timed_steps(lambda: pred.predict_batch(x), repeats=5)
     pred.model.to(memory_format=torch.channels_last)
-    cl = timed(lambda: pred.predict_batch(x.contiguous(memory_format=torch.channels_last)), 5)
-    ort = timed(lambda: onnx.predict_batch(x), 5)
+    cl = timed_steps(lambda: pred.predict_batch(x.contiguous(memory_format=torch.channels_last)), repeats=5)
+    ort = timed_steps(lambda: onnx.predict_batch(x), repeats=5)
     print(machine())
     print(f"{pred.spec['arch']} at {s}px, batch {bs}")
     for name, t in (('PyTorch eager', eager), ('PyTorch channels_last', cl), ('ONNX Runtime (CPU)', ort)):

@@ -9,7 +9,8 @@ import json, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import torch
-from _common import machine, timed, cxr5_lite0_run
+from _common import machine, cxr5_lite0_run
+from lung_fastai.core import timed_steps
 
 if __name__ == '__main__':
     from lung_fastai.data import split_files
@@ -22,14 +23,14 @@ if __name__ == '__main__':
     train_imgs, val_imgs = (list(split_files(report, s).path) for s in ('train', 'val'))
     fp32 = export_onnx(run, tmp/'model.onnx', check_images=val_imgs[:8])
     x = torch.stack([pred.preprocess(p) for p in val_imgs[:32]])
-    rows = [('PyTorch eager', 32/timed(lambda: pred.predict_batch(x), 5), None)]
+    rows = [('PyTorch eager', 32/timed_steps(lambda: pred.predict_batch(x), repeats=5), None)]
     sess = _onnx_session(fp32, threads=2)
-    rows.append(('ONNX Runtime float', 32/timed(lambda: sess.run(None, {'image': x.numpy()}), 5), 1.0))
+    rows.append(('ONNX Runtime float', 32/timed_steps(lambda: sess.run(None, {'image': x.numpy()}), repeats=5), 1.0))
     (run/'model.onnx').unlink(missing_ok=True); fp32.rename(run/'model.onnx')
     for keep in (0, 2, 4):
         r = export_int8(run, train_imgs[:256], val_imgs, min_agreement=0.0, keep_float=keep, out=tmp/f'int8_{keep}.onnx')
         s8 = _onnx_session(r['path'], threads=2)
-        rows.append((f'ONNX Runtime INT8 ({keep} first convs float)', 32/timed(lambda: s8.run(None, {'image': x.numpy()}), 5), r['agreement']))
+        rows.append((f'ONNX Runtime INT8 ({keep} first convs float)', 32/timed_steps(lambda: s8.run(None, {'image': x.numpy()}), repeats=5), r['agreement']))
     eager = rows[0][1]
     print(machine()); print(f"efficientnet_lite0 at {pred.spec['image_size']}px, batch 32, 2 threads; agreement on {len(val_imgs)} val films")
     for name, ips, agree in rows:

@@ -39,15 +39,7 @@ def throughput(model:torch.nn.Module, size:int, bs:int=16, steps:int=5, train:bo
             opt.zero_grad()
         else:
             with torch.inference_mode(): model.eval()(x)
-    def timed():
-        if dev.type == 'cuda': torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(steps): step()
-        if dev.type == 'cuda': torch.cuda.synchronize()
-        return time.perf_counter() - t
-    step()                                                               # warm-up
-    # the fastest run is the machine's speed; slower ones measured whatever else was running
-    return bs*steps/min(timed() for _ in range(repeats))
+    return bs*steps/timed_steps(step, steps, warmup=1, repeats=repeats, device=dev)
 
 # %% ../nbs/09_compare.ipynb #851f072f
 def _row(key, run, res, pred, bs):

@@ -10,9 +10,9 @@ __all__ = ['CLASSES', 'DISPLAY_NAMES', 'N_CLASSES', 'KAGGLE_WORKING', 'METRIC_NA
            'lung_home', 'data_home', 'runs_home', 'env_vars', 'UserError', 'ConfigError', 'error_summary',
            'current_umask', 'atomic_path', 'atomic_write_text', 'save_figure', 'DiskFullError', 'free_bytes',
            'is_disk_full', 'disk_full_error', 'set_seed', 'default_device', 'choose_precision', 'is_main_process',
-           'is_distributed', 'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'TrainConfig',
-           'merge_config', 'load_config', 'save_config', 'expand_inputs', 'EvalDir', 'RunDir', 'RunFolderBusy',
-           'run_lock', 'writes_folder']
+           'is_distributed', 'in_lr_find', 'set_tracker_factory', 'tracker_factory', 'notebook_setup', 'timed_steps',
+           'TrainConfig', 'merge_config', 'load_config', 'save_config', 'expand_inputs', 'EvalDir', 'RunDir',
+           'RunFolderBusy', 'run_lock', 'writes_folder']
 
 # %% ../nbs/00_core.ipynb #ebec9537
 import os, tempfile, difflib, dataclasses, typing, errno, shutil, socket, json, time, threading, functools, inspect
@@ -253,6 +253,21 @@ def notebook_setup(dpi:int=72):
     os.environ.setdefault('MLFLOW_LOGGING_LEVEL', 'WARNING')                         # MLflow's start-up chatter
     os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')
     plt.rcParams['figure.dpi'] = dpi
+
+# %% ../nbs/00_core.ipynb #b7bb6ebe
+def timed_steps(step, # one unit of work, called without arguments
+                n:int=1, warmup:int=0, repeats:int=1, device=None)->float: # `device`: a GPU is synchronized
+    "Seconds for `n` calls of `step`: the fastest of `repeats` timed runs, after `warmup` untimed calls"
+    sync = torch.cuda.synchronize if torch.device(device or 'cpu').type == 'cuda' else (lambda: None)
+    for _ in range(warmup): step()
+    best = float('inf')
+    for _ in range(repeats):
+        sync()
+        t = time.perf_counter()
+        for _ in range(n): step()
+        sync()
+        best = min(best, time.perf_counter() - t)
+    return best
 
 # %% ../nbs/00_core.ipynb #2e403d8d
 @dataclass

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/calibrate.html.md"""
 
 # %% auto #0
 __all__ = ['SENSITIVITY_TARGETS', 'fit_temperature', 'gated_temperature', 'run_probs', 'run_dataset', 'fit_operating_points',
-           'store_decision', 'calibrate_run', 'ood_flagged', 'fit_run_guard', 'fit_ensemble_weights']
+           'fit_decision', 'store_decision', 'calibrate_run', 'ood_flagged', 'fit_ensemble_weights']
 
 # %% ../nbs/07a_calibrate.ipynb #29d63827
 from pathlib import Path
@@ -96,29 +96,35 @@ def fit_operating_points(y_val, probs_val:np.ndarray, classes:list,
     return out
 
 # %% ../nbs/07a_calibrate.ipynb #0147b994
+def fit_decision(vprobs:np.ndarray, vy, # the run's own probabilities and labels on its val split
+                 classes:list, seed:int=0)->dict:
+    "The run's decision fitted on val: the gated temperature, then operating points on the calibrated probabilities"
+    gate = gated_temperature(log_probs(vprobs), vy, seed=seed)
+    ops = fit_operating_points(vy, apply_temperature(log_probs(vprobs), gate['temperature']), classes)
+    return dict(temperature=gate['temperature'], gate=gate, operating_points=ops)
+
 def store_decision(run_dir:Path, temperature:float, ops:dict):
     "Write the temperature and the operating points' thresholds into `model.json`, where `Predictor` reads them"
     RunDir(run_dir).update_spec(temperature=float(temperature),
                                 operating_points={c: o['threshold'] for c, o in ops.items()})
 
-def calibrate_run(run_dir:str|Path, vprobs:np.ndarray, vy, # the run's own probabilities and labels on its val split
-                  classes:list, seed:int=0)->dict:
-    "Fit the run's decision on val: gated temperature, then operating points on calibrated probabilities; store it"
-    gate = gated_temperature(log_probs(vprobs), vy, seed=seed)
-    ops = fit_operating_points(vy, apply_temperature(log_probs(vprobs), gate['temperature']), classes)
-    store_decision(run_dir, gate['temperature'], ops)
-    return dict(temperature=gate['temperature'], gate=gate, operating_points=ops)
-
 # %% ../nbs/07a_calibrate.ipynb #f28f43e0
+@writes_folder('calibrate')
+def calibrate_run(run_dir:str|Path, # a finished run folder
+                  data:str|Path|None=None, # dataset (default: the run's)
+                  report:DataReport|None=None, tta:bool=False, seed:int=0)->dict:
+    "Fit a run's decision on its validation split and store it: temperature, operating points, OOD guard"
+    pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
+    val, _ = pred.lung_check(split_files(report, 'val'))   # a lung run decides on the films it can classify
+    decision = fit_decision(*run_probs(pred, val, tta), pred.classes, seed)
+    store_decision(run_dir, decision['temperature'], decision['operating_points'])
+    guard = fit_ood_guard(pred, split_files(report, 'train').path, split_files(report, 'val').path, seed=seed)
+    store_ood_guard(run_dir, guard)
+    return decision | dict(ood=guard.info)
+
 def ood_flagged(pred:Predictor, paths:list)->float:
     "Share of images the run's OOD guard flags"
     return float(np.mean([pred.out_of_distribution(float(s)) for s in pred.guard(batch_features(pred, paths))]))
-
-def fit_run_guard(run_dir:Path, pred:Predictor, report:DataReport, eval_paths:list, seed:int=0)->dict:
-    "Fit the OOD guard on train (threshold on val), store it in the run; its settings, share of `eval_paths` flagged"
-    pred.guard = fit_ood_guard(pred, split_files(report, 'train').path, split_files(report, 'val').path, seed=seed)
-    store_ood_guard(run_dir, pred.guard)
-    return pred.guard.info | dict(eval_flagged=ood_flagged(pred, eval_paths))
 
 # %% ../nbs/07a_calibrate.ipynb #04334cc9
 def _simplex(w_logits:np.ndarray)->np.ndarray:

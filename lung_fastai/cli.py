@@ -10,8 +10,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 __all__ = ['command', 'source_docments', 'build_parser', 'main', 'capture_main', 'info', 'info_cmd', 'data_get_cmd',
            'data_check_cmd', 'data_stats_cmd', 'data_dedup_cmd', 'data_shortcuts_cmd', 'data_cache_cmd',
            'data_synth_cmd', 'archs_cmd', 'weights_import_cmd', 'weights_bundle_cmd', 'add_config_flags', 'train_cmd',
-           'predict_cmd', 'evaluate_cmd', 'lungs_train_cmd', 'lungs_predict_cmd', 'lungs_score_cmd', 'gradcam_cmd',
-           'compare_cmd', 'register_cmd', 'export_cmd', 'ensemble_cmd', 'app_cmd', 'demo', 'demo_cmd']
+           'predict_cmd', 'evaluate_cmd', 'calibrate_cmd', 'lungs_train_cmd', 'lungs_predict_cmd', 'lungs_score_cmd',
+           'gradcam_cmd', 'compare_cmd', 'register_cmd', 'export_cmd', 'ensemble_cmd', 'app_cmd', 'demo', 'demo_cmd']
 
 # %% ../nbs/11_cli.ipynb #4308ba9c
 import warnings
@@ -370,6 +370,19 @@ def evaluate_cmd(run_dir:_RUN, *,
         from lung_fastai.gradcam import external_lung_energy
         res['lung_energy'] = external_lung_energy(run_dir, data)
     _print_json(res) if as_json else print(headline_text(res))
+
+# %% ../nbs/11_cli.ipynb #39df38e5
+@command('calibrate', 'calibrate:calibrate_run')
+def calibrate_cmd(run_dir:_RUN, *, data:Annotated[str|None, "dataset (default: the run's)"]=None, as_json:_JSON=False):
+    "fit the run's decision on its validation split and store it: temperature, operating points, OOD guard"
+    from lung_fastai.calibrate import calibrate_run
+    d = calibrate_run(run_dir, data)
+    if as_json: return _print_json(d)
+    print(f"temperature {d['temperature']:.3f} ({d['gate']['reason']})")
+    for c, o in d['operating_points'].items():
+        print(f"  flag {display_name(c):22s} " + (f"from p = {o['threshold']:.3f} ({o['rule']})" if o['threshold']
+                                                   is not None else o['rule']))
+    print(f"OOD guard: threshold {d['ood']['threshold']:.3f} (flags {d['ood']['target_fpr']:.0%} of val)")
 
 # %% ../nbs/11_cli.ipynb #ef08c1c5
 _SEG = Annotated[str, 'segmenter run folder']

@@ -59,7 +59,7 @@ class StudyPaused(Exception):
 # %% ../nbs/09_compare.ipynb #ed9d85ac
 class StudyClock(Callback):
     "Progress a reader can follow (backbone, stage, epoch, elapsed, estimate) and a clean stop at the study's deadline"
-    order = 95   # after `RunFolder` (65) wrote the epoch's checkpoint: a stop here loses nothing
+    order = 95   # after `RunFolderCallback` (65) wrote the epoch's checkpoint: a stop here loses nothing
     def __init__(self, label:str, start:float, deadline:float|None, say,
                  n_epochs:int, # epochs of this backbone, both stages
                  after:int=0): # backbones still to train after this one

@@ -36,19 +36,18 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
         return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
     run_dir, out = Path(run_dir), RunDir(run_dir).eval
-    pred, report = Predictor(run_dir), report or run_dataset(run_dir, data)
-    files, val = split_files(report, split), split_files(report, 'val')
-    if files.empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
-    (files, no_lungs), (val, _) = pred.lung_check(files), pred.lung_check(val)   # a lung run reports, never guesses
+    report = report or run_dataset(run_dir, data)
+    if split_files(report, split).empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
+    decision = calibrate_run(run_dir, report=report, tta=tta, seed=seed)   # what every surface's Predictor applies
+    pred = Predictor(run_dir)   # as every surface loads it, with the decision just stored
+    files, no_lungs = pred.lung_check(split_files(report, split))   # a lung run reports, never guesses
     probs, y = run_probs(pred, files, tta)
-    vprobs, vy = run_probs(pred, val, tta)
-    decision = calibrate_run(run_dir, vprobs, vy, pred.classes, seed)   # what every surface's Predictor applies
     t = decision['temperature']
     cal = apply_temperature(log_probs(probs), t)
     res = metrics_dict(pred, split, tta, y, probs, cal, t, n_boot, seed) | dict(temperature_fit=decision['gate'])
     res |= provenance(pred, files, y, probs, no_lungs)
     res['operating_points'] = operating_point_metrics(y, cal, decision['operating_points'], pred.classes, n_boot, seed)
-    res['ood'] = fit_run_guard(run_dir, pred, report, files.path, seed)
+    res['ood'] = decision['ood'] | dict(eval_flagged=ood_flagged(pred, files.path))
     if isinstance(pred, EnsemblePredictor): res['ensemble'] = ensemble_members(pred.spec)
     if audit is not False:
         found = audit if isinstance(audit, dict) else data_audit(report, _audit_method(run_dir, audit), seed)

@@ -8,7 +8,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/train.html.md"""
 
 # %% auto #0
 __all__ = ['StageLRs', 'norm_param_names', 'rng_state', 'set_rng_state', 'unwrap', 'save_checkpoint', 'CheckpointError',
-           'load_checkpoint', 'save_weights', 'RunFolder', 'model_spec', 'save_model', 'RestoreRNG',
+           'load_checkpoint', 'save_weights', 'RunFolderCallback', 'model_spec', 'save_model', 'RestoreRNG',
            'resume_checkpoint', 'lung_inputs', 'read_sweeps', 'plot_lr_sweeps', 'save_recipe', 'train',
            'distributed_ctx', 'InterruptAfter']
 
@@ -146,11 +146,11 @@ def set_rng_state(learn, s:dict):
     np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
 
 # %% ../nbs/05_train.ipynb #4e1be986
-def _plain(o):
+def _weights_only_types(o):
     "Optimizer state with NumPy scalars turned into Python numbers, so it loads with `weights_only=True`"
-    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, L)): return [_plain(v) for v in o]
-    if isinstance(o, tuple): return tuple(_plain(v) for v in o)
+    if isinstance(o, dict): return {k: _weights_only_types(v) for k, v in o.items()}
+    if isinstance(o, (list, L)): return [_weights_only_types(v) for v in o]
+    if isinstance(o, tuple): return tuple(_weights_only_types(v) for v in o)
     if isinstance(o, np.ndarray): return torch.from_numpy(o)
     if isinstance(o, np.generic): return o.item()
     return o
@@ -162,7 +162,7 @@ def unwrap(model:torch.nn.Module)->torch.nn.Module:
 # %% ../nbs/05_train.ipynb #495def19
 def save_checkpoint(learn, run_dir:Path, stage:int, epoch:int):
     "Weights, optimizer state, position and random states, atomically; the one it replaces becomes the previous one"
-    ck = dict(model=unwrap(learn.model).state_dict(), opt=_plain(learn.opt.state_dict()), stage=stage, epoch=epoch,
+    ck = dict(model=unwrap(learn.model).state_dict(), opt=_weights_only_types(learn.opt.state_dict()), stage=stage, epoch=epoch,
               rng=rng_state(learn))
     buf = io.BytesIO()
     torch.save(ck, buf)   # in memory first: on a full disk the plain file write says so, torch's zip writer does not
@@ -189,7 +189,7 @@ def save_weights(model, path:Path, metadata:dict|None=None):
     with atomic_path(path) as tmp: save_file(sd, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
 
 # %% ../nbs/05_train.ipynb #d79961dc
-class RunFolder(Callback):
+class RunFolderCallback(Callback):
     "Writes metrics.csv, the last checkpoint and the best weights of a run after every epoch"
     order = 65  # after the Recorder has the epoch's metrics
     def __init__(self, run_dir, monitor:str='f1_macro'):
@@ -208,7 +208,7 @@ class RunFolder(Callback):
 
 # %% ../nbs/05_train.ipynb #344180cd
 @patch
-def _row(self:RunFolder):
+def _row(self:RunFolderCallback):
     names = self.recorder.metric_names[1:-1]   # drop 'epoch' and 'time'
     vals = dict(zip(names, self.recorder.log[1:-1]))
     return dict(stage=self.cur_stage, epoch=self.epoch + 1,
@@ -216,7 +216,7 @@ def _row(self:RunFolder):
                 lr=float(self.opt.hypers[-1]['lr']), time=datetime.now().isoformat(timespec='seconds'))
 
 @patch
-def _append_csv(self:RunFolder, row:dict):
+def _append_csv(self:RunFolderCallback, row:dict):
     f = RunDir(self.run_dir).metrics
     lines = f.read_text().splitlines(keepends=True) if f.exists() else [','.join(row) + '\n']
     lines.append(','.join(str(v) for v in row.values()) + '\n')
@@ -224,7 +224,7 @@ def _append_csv(self:RunFolder, row:dict):
 
 # %% ../nbs/05_train.ipynb #2574e6fc
 @patch
-def _maybe_best(self:RunFolder, row:dict):
+def _maybe_best(self:RunFolderCallback, row:dict):
     key = METRIC_NAMES.get(self.monitor, self.monitor)
     if key not in row:
         raise ConfigError(f"`monitor` {self.monitor!r} is not a recorded metric; choose from {list(row)[2:-2]}")
@@ -393,7 +393,7 @@ def _train_locked(cfg, run_dir, report, resume, cbs, show_progress):
     learn.on_lr_sweep = lambda sweeps: save_recipe(learn, run_dir)
     learn.lr_sweeps = read_sweeps(run_dir) if resume else {}   # read before `save_recipe` rewrites the file
     if is_main_process(): save_recipe(learn, run_dir)
-    learn.run_folder, learn.run_dir = RunFolder(run_dir, cfg.monitor), run_dir
+    learn.run_folder, learn.run_dir = RunFolderCallback(run_dir, cfg.monitor), run_dir
     learn.add_cb(learn.run_folder)
     if resume:
         for t in run_dir.rglob('.*.tmp'): t.unlink()   # a killed writer's leftovers: this process holds the folder
@@ -407,14 +407,14 @@ def _train_locked(cfg, run_dir, report, resume, cbs, show_progress):
             learn.fit_two_stage(cfg.freeze_epochs, cfg.epochs, cfg.stage1_lr, cfg.lr, cfg.schedule, cfg.body_lr_div,
                                 stage2_cbs=_stage2_cbs(cfg), start=start, sizes=_stage_sizes(cfg),
                                 sweeps=learn.lr_sweeps)
-        if is_main_process(): _finish(learn, cfg, report, run_dir)
+        if is_main_process(): _save_final_model(learn, cfg, report, run_dir)
     except KeyboardInterrupt:
-        _end(trackers, 'KILLED', run_dir)
+        _close_trackers(trackers, 'KILLED', run_dir)
         raise
     except BaseException:
-        _end(trackers, 'FAILED', run_dir)
+        _close_trackers(trackers, 'FAILED', run_dir)
         raise
-    _end(trackers, 'FINISHED', run_dir)
+    _close_trackers(trackers, 'FINISHED', run_dir)
     return learn
 
 # %% ../nbs/05_train.ipynb #9961d364
@@ -424,14 +424,14 @@ def _config_trackers(cfg, run_dir, report)->list:
     # made before the learner: a tracker that cannot work (its server down) fails before any training
     return tracker_factory()(cfg, run_dir, dataset_fingerprint(report.files))
 
-def _end(trackers, status, run_dir):
+def _close_trackers(trackers, status, run_dir):
     "Tell every tracker how the run ended, so none is left 'running' (a tracker's own error never hides the run's)"
     for t in trackers:
         try: t.finish(status, run_dir)
         except Exception as e: warnings.warn(f'{type(t).__name__}.finish failed: {e}')
 
 # %% ../nbs/05_train.ipynb #c63eb08e
-def _finish(learn, cfg, report, run_dir):
+def _save_final_model(learn, cfg, report, run_dir):
     "Restore the best epoch's weights (if any) and save the final model"
     best = RunDir(run_dir).best_weights
     if best.exists(): learn.model.load_state_dict(load_file(str(best)))

@@ -1,6 +1,8 @@
 """`from lung_fastai.all import *`: every module and every patch in one line.
 
-One import for notebooks, `from lung_fastai.all import *`, with every patched method in place; and the checks that keep the house in order: layers point down, the house style, fastai's cadence, and run-file names spelled only by `RunDir`.
+One import for notebooks, `from lung_fastai.all import *`, with every patched method in place; and the checks that
+keep the house in order: layers point down, the house style, fastai's cadence, and run-file names spelled only by
+`RunDir`.
 
 Docs: https://lung-fastai.github.io/lung_fastai/all.html.md"""
 

@@ -1,6 +1,8 @@
 """`lung-fastai`: thin subcommands over the functions documented in the notebooks.
 
-Each `lung-fastai` subcommand is a small function registered with `command`: its signature and docments become the parser, and flags that pass a value on to a library function take their help text from that function's own comments. `main` turns a user's mistake into one message and exit code 2.
+Each `lung-fastai` subcommand is a small function registered with `command`: its signature and docments become the
+parser, and flags that pass a value on to a library function take their help text from that function's own comments.
+`main` turns a user's mistake into one message and exit code 2.
 
 Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 
@@ -554,7 +556,7 @@ def demo_cmd(*, out:Annotated[str|None, 'run folder (default: under the runs hom
     import pandas as pd
     from lung_fastai.report import headline_text
     run = RunDir(demo(out, epochs=epochs))
-    print(pd.read_csv(run.metrics).drop(columns=['time']).to_string(index=False))
+    print(pd.read_csv(run.history).drop(columns=['time']).to_string(index=False))
     print(headline_text(json.loads(run.eval.metrics.read_text())))
     print(f'Run folder: {run.path}  (report: {run.eval.report})')
 

@@ -1,6 +1,8 @@
 """Classes, stable paths, seeding, device and precision, and configuration shared by every notebook.
 
-Everything later imports from here: the five classes and their display names, where data, runs and weights live, `TrainConfig` and its YAML, safe writes (atomic, full-disk aware), the run folder as a type (`RunDir`), one writer per run folder (`run_lock`), and the errors a user can fix (`UserError`).
+Everything later imports from here: the five classes and their display names, where data, runs and weights live,
+`TrainConfig` and its YAML, safe writes (atomic, full-disk aware), the run folder as a type (`RunDir`), one writer per
+run folder (`run_lock`), and the errors a user can fix (`UserError`).
 
 Docs: https://lung-fastai.github.io/lung_fastai/core.html.md"""
 
@@ -396,7 +398,7 @@ class EvalDir(_Folder):
 class RunDir(_Folder):
     "A run folder: where each of its files lives, its spec read once and updated atomically"
     FILES = dict(config='config.yaml', spec_file='model.json', weights='model.safetensors', guard='ood.safetensors',
-                 metrics='metrics.csv', recipe='recipe.json', lr_plot='lr_find.png', mlflow='mlflow.json',
+                 history='metrics.csv', recipe='recipe.json', lr_plot='lr_find.png', mlflow='mlflow.json',
                  onnx='model.onnx', int8='model.int8.onnx', tensorboard='tb', lock='.lock', study_row='study_row.json',
                  lungs='lungs', members='members', checkpoints='checkpoints', last_checkpoint='checkpoints/last.pt',
                  previous_checkpoint='checkpoints/previous.pt', best_weights='checkpoints/best.safetensors',

@@ -16,7 +16,7 @@ import numpy as np, pandas as pd
 import lung_fastai
 from .core import *
 from .data import *
-from .inference import Predictor, EnsemblePredictor, apply_temperature, log_probs
+from .inference import Predictor, EnsemblePredictor, apply_temperature, log_probs, read_spec
 from .audit import find_duplicates, dedup_method, shortcut_audit
 from .preprocess import leakage_counts
 from .lungs import read_lung_masks
@@ -36,6 +36,7 @@ def evaluate_run(run_dir:str|Path, # a finished run folder
     if report is None and data is not None and find_split_root(data) is None and find_class_root(data) is not None:
         return evaluate_external(run_dir, data, tta, n_boot, seed)   # an outside class-folder tree: no splits
     run_dir, out = Path(run_dir), RunDir(run_dir).eval
+    read_spec(run_dir)   # not a run folder: say so before looking for its data
     report = report or run_dataset(run_dir, data)
     if split_files(report, split).empty: raise DataError(f"{report.root}: no usable images in the {split!r} split")
     decision = calibrate_run(run_dir, report=report, tta=tta, seed=seed)   # what every surface's Predictor applies

@@ -137,7 +137,7 @@ class MLflowTracker(RunTracker):
             self.enabled = False
 
 # %% ../nbs/10_tracking.ipynb #c28a70a6
-_ARTIFACTS = ('config', 'metrics', 'spec_file', 'eval_dir', 'cam')   # the run's files MLflow keeps
+_ARTIFACTS = ('config', 'history', 'spec_file', 'eval_dir', 'cam')   # the run's files MLflow keeps
 
 @patch
 def finish(self:MLflowTracker, status:str, run_dir:Path):

@@ -1,6 +1,9 @@
 """The two-stage freeze → unfreeze fine-tuning policy, and runs that write a run folder and survive interruption.
 
-`train(cfg)` fine-tunes a timm backbone two-stage — head first with the body frozen, then the whole network — with fastai's `Learner`, writing a run folder as it goes: metrics every epoch, a checkpoint that resumes bit-for-bit, the best and final weights as safetensors, and the recipe (`lr_find`, smoothing, MixUp, progressive resizing, class balance) it used.
+`train(cfg)` fine-tunes a timm backbone two-stage — head first with the body frozen, then the whole network — with
+fastai's `Learner`, writing a run folder as it goes: metrics every epoch, a checkpoint that resumes bit-for-bit, the
+best and final weights as safetensors, and the recipe (`lr_find`, smoothing, MixUp, progressive resizing, class
+balance) it used.
 
 Docs: https://lung-fastai.github.io/lung_fastai/train.html.md"""
 
@@ -162,8 +165,8 @@ def unwrap(model:torch.nn.Module)->torch.nn.Module:
 # %% ../nbs/05_train.ipynb #495def19
 def save_checkpoint(learn, run_dir:Path, stage:int, epoch:int):
     "Weights, optimizer state, position and random states, atomically; the one it replaces becomes the previous one"
-    ck = dict(model=unwrap(learn.model).state_dict(), opt=_weights_only_types(learn.opt.state_dict()), stage=stage, epoch=epoch,
-              rng=rng_state(learn))
+    ck = dict(model=unwrap(learn.model).state_dict(), opt=_weights_only_types(learn.opt.state_dict()), stage=stage,
+              epoch=epoch, rng=rng_state(learn))
     buf = io.BytesIO()
     torch.save(ck, buf)   # in memory first: on a full disk the plain file write says so, torch's zip writer does not
     run = RunDir(run_dir)
@@ -217,7 +220,7 @@ def _row(self:RunFolderCallback):
 
 @patch
 def _append_csv(self:RunFolderCallback, row:dict):
-    f = RunDir(self.run_dir).metrics
+    f = RunDir(self.run_dir).history
     lines = f.read_text().splitlines(keepends=True) if f.exists() else [','.join(row) + '\n']
     lines.append(','.join(str(v) for v in row.values()) + '\n')
     atomic_write_text(f, ''.join(lines))
@@ -292,7 +295,7 @@ def resume_checkpoint(run_dir:Path)->dict:
 # %% ../nbs/05_train.ipynb #11281577
 def _trim_metrics(run_dir:Path, stage:int, epoch:int):
     "Drop metrics rows written after the checkpoint (a kill between the two writes)"
-    f = RunDir(run_dir).metrics
+    f = RunDir(run_dir).history
     if not f.exists(): return
     head, *rows = f.read_text().splitlines(keepends=True)
     keep = [r for r in rows if tuple(map(int, r.split(',')[:2])) <= (stage, epoch)]

@@ -310,6 +310,7 @@ class TrainConfig:
     seed: int = 42
     precision: str = 'auto'           # auto | fp32 | fp16 | bf16
     channels_last: bool = False
+    compile: str = 'auto'             # torch.compile the training step: 'auto' on a GPU only, 'off', or a backend
     grad_accum: int = 1               # accumulate gradients over this many batches
     num_workers: int|None = None
     track: list = field(default_factory=list)  # any of tensorboard, mlflow, wandb

@@ -350,7 +350,9 @@ def plot_lr_sweeps(sweeps:dict):
 def save_recipe(learn, run_dir:Path):
     "Write `recipe.json` (and `lr_find.png` once a sweep ran): what the recipe derived from the data"
     cfg, sweeps = learn.cfg, getattr(learn, 'lr_sweeps', {})
+    compiled = next((cb.stats for cb in learn.cbs if isinstance(cb, CompileModel)), None)
     rec = dict(lr_find={str(k): v for k, v in sorted(sweeps.items())}, class_weights=learn.class_weights,
+               compile=compiled,
                **{k: getattr(cfg, k) for k in ('stage1_lr', 'lr', 'label_smoothing', 'mixup', 'cutmix', 'stage1_size',
                                                'balance')})
     atomic_write_text(RunDir(run_dir).recipe, json.dumps(rec, indent=1))
@@ -439,6 +441,7 @@ def _save_final_model(learn, cfg, report, run_dir):
     best = RunDir(run_dir).best_weights
     if best.exists(): learn.model.load_state_dict(load_file(str(best)))
     save_model(learn, run_dir, cfg, report)
+    save_recipe(learn, run_dir)   # again: what training measured (compile times) is known now
 
 # %% ../nbs/05_train.ipynb #d886b190
 def _patch_distributed_dl():

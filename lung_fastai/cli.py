@@ -13,7 +13,8 @@ __all__ = ['command', 'source_docments', 'build_parser', 'main', 'capture_main',
            'data_check_cmd', 'data_stats_cmd', 'data_dedup_cmd', 'data_shortcuts_cmd', 'data_cache_cmd',
            'data_synth_cmd', 'archs_cmd', 'weights_import_cmd', 'weights_bundle_cmd', 'add_config_flags', 'train_cmd',
            'predict_cmd', 'evaluate_cmd', 'calibrate_cmd', 'lungs_train_cmd', 'lungs_predict_cmd', 'lungs_score_cmd',
-           'gradcam_cmd', 'compare_cmd', 'register_cmd', 'export_cmd', 'ensemble_cmd', 'app_cmd', 'demo', 'demo_cmd']
+           'gradcam_cmd', 'compare_cmd', 'merge_cmd', 'register_cmd', 'export_cmd', 'ensemble_cmd', 'app_cmd', 'demo',
+           'demo_cmd']
 
 # %% ../nbs/11_cli.ipynb #4308ba9c
 import warnings
@@ -464,6 +465,15 @@ def compare_cmd(*, archs:Annotated[str, 'comma-separated registry keys'],
     if no_pretrained: cfg = replace(cfg, pretrained=False)
     _import_trackers(cfg)
     compare_backbones(archs.split(','), check_dataset(resolve_dataset(cfg.data)), out, cfg, n_boot=n_boot)
+    print(RunDir(out).leaderboard_md.read_text())
+
+# %% ../nbs/11_cli.ipynb #4ab0a0d2
+@command('merge', 'compare:merge_studies')
+def merge_cmd(studies:Annotated[list[str], 'study folders, e.g. the attached outputs of several kernels'], *,
+              out:Annotated[str, "the merged study's folder: the finished runs copied in, one leaderboard"]):
+    "one leaderboard from studies that each ran some of the backbones (same data, same recipe)"
+    from lung_fastai.compare import merge_studies
+    merge_studies(studies, out)
     print(RunDir(out).leaderboard_md.read_text())
 
 # %% ../nbs/11_cli.ipynb #2de20260

@@ -16,6 +16,7 @@ Modules:
 - `lung_fastai.lungs`: A lung-field segmenter (a U-Net over a timm encoder, trained with fastai), the lung crop every surface applies to a film before the classifier sees it, and the masks that score a Grad-CAM map inside the lungs on real films.
 - `lung_fastai.metrics`: Per-class clinical metrics — sensitivity, specificity, PPV, NPV, ROC-AUC, PR-AUC — calibration error, and their bootstrap and exact confidence intervals: pure functions on arrays of labels and probabilities.
 - `lung_fastai.report`: Figures, the HTML report rendered from Jinja2 templates, and one model card — rendered as HTML in the report and as Markdown in the review app — written from an evaluation's results.
+- `lung_fastai.tensors`: Every film decoded and resized once into one memory-mapped uint8 array; batches read from it and augmented on the device — no file is opened or decoded during training.
 - `lung_fastai.tracking`: TensorBoard, MLflow and Weights & Biases, chosen with one switch, local-first: nothing needs a server or an account, and each works against a real one when configured.
 - `lung_fastai.train`: The two-stage freeze → unfreeze fine-tuning policy, and runs that write a run folder and survive interruption."""
 

@@ -311,6 +311,7 @@ class TrainConfig:
     precision: str = 'auto'           # auto | fp32 | fp16 | bf16
     channels_last: bool = False
     compile: str = 'auto'             # torch.compile the training step: 'auto' on a GPU only, 'off', or a backend
+    tensor_cache: str = 'auto'        # decode films once into one memory-mapped array: 'auto' on a GPU only, 'on', 'off'
     grad_accum: int = 1               # accumulate gradients over this many batches
     num_workers: int|None = None
     track: list = field(default_factory=list)  # any of tensorboard, mlflow, wandb

@@ -8,9 +8,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 __all__ = ['BACKBONES', 'BACKBONE_FIELDS', 'BALANCE', 'Backbone', 'get_backbone', 'backbone_table', 'WeightsNotFound',
            'weights_home', 'weights_kwargs', 'weights_at_hand', 'WeightsImportError', 'read_state_dict',
            'map_state_dict', 'import_weights', 'study_backbones', 'bundle_weights', 'resolve_config',
-           'backbone_norm_stats', 'cfg_norm_stats', 'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics',
-           'check_recipe', 'cxr_loss', 'recipe_cbs', 'compile_backend', 'CompileModel', 'hub_errors_named',
-           'cxr_learner']
+           'backbone_norm_stats', 'cfg_norm_stats', 'uses_tensor_cache', 'backbone_dataloaders', 'prune_unused_head',
+           'cxr_metrics', 'check_recipe', 'cxr_loss', 'recipe_cbs', 'compile_backend', 'CompileModel',
+           'hub_errors_named', 'cxr_learner']
 
 # %% ../nbs/04_models.ipynb #f23d1fa6
 import json, os
@@ -30,6 +30,7 @@ import numpy as np
 from .core import *
 from .data import *
 from .preprocess import dataset_norm_stats, file_sha256
+from .tensors import tensor_cache, tensor_dataloaders
 
 # %% ../nbs/04_models.ipynb #a6668de7
 @dataclass(frozen=True)
@@ -269,14 +270,29 @@ def cfg_norm_stats(report:DataReport, cfg:TrainConfig, cache_dir=None)->tuple:
     if cfg.norm == 'dataset': return dataset_norm_stats(report, cfg.size, cfg.resize, cache_dir=cache_dir)
     raise ConfigError(f"`norm` must be 'dataset' or 'backbone', got {cfg.norm!r}")
 
+# %% ../nbs/04_models.ipynb #b18c4d18
+def uses_tensor_cache(cfg:TrainConfig, device)->bool:
+    "Whether training reads the films from a `tensor_cache` (page *Tensors*): `cfg.tensor_cache`, 'auto' on a GPU only"
+    if cfg.tensor_cache == 'off': return False
+    if cfg.tensor_cache == 'on' and cfg.stage1_size:
+        raise ConfigError("progressive resizing (`stage1_size`) resizes each film while it loads: it needs "
+                          "tensor_cache='off' (the cache holds the films at one size)")
+    if cfg.tensor_cache not in ('on', 'auto'):
+        raise ConfigError(f"`tensor_cache` must be auto, on or off, got {cfg.tensor_cache!r}")
+    return cfg.tensor_cache == 'on' or (torch.device(device).type == 'cuda' and not cfg.stage1_size)
+
 # %% ../nbs/04_models.ipynb #7122873e
 @delegates(cxr_dataloaders)
 def backbone_dataloaders(report:DataReport, cfg:TrainConfig, stats_cache=None, **kwargs):
     "`DataLoaders` at the backbone's size with the normalization `cfg` asks for"
     cfg = resolve_config(cfg)
     stats = cfg_norm_stats(report, cfg, stats_cache)
-    dls = cxr_dataloaders(report, size=cfg.size, bs=cfg.bs, norm_stats=stats, resize=cfg.resize, flip=cfg.flip,
-                          num_workers=cfg.num_workers, seed=cfg.seed, balanced=cfg.balance == 'sampler', **kwargs)
+    common = dict(norm_stats=stats, flip=cfg.flip, bs=cfg.bs, seed=cfg.seed, balanced=cfg.balance == 'sampler')
+    if uses_tensor_cache(cfg, kwargs.get('device') or default_device()):   # no decoding during training
+        dls = tensor_dataloaders(tensor_cache(report, cfg.size, cfg.resize), num_workers=cfg.num_workers or 0,
+                                 **common, **kwargs)
+    else: dls = cxr_dataloaders(report, size=cfg.size, resize=cfg.resize, num_workers=cfg.num_workers, **common,
+                                **kwargs)
     dls.norm_stats = stats
     return dls
 

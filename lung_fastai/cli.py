@@ -83,6 +83,7 @@ def _add_argument(p:argparse.ArgumentParser, name:str, d, # docments' `full` ent
     if default not in (None, False, ()) or config: help_ = f"{help_} (default: {default})"
     if typing.get_origin(tp) is Literal: opts['choices'] = list(typing.get_args(tp))
     elif {float, str} <= set(args): opts.update(type=_rate, metavar='LR|auto')   # a learning rate: a number or 'auto'
+    elif {int, str} <= set(args): opts.update(type=lambda s: s if s == 'auto' else int(s), metavar='N|auto')
     elif tp is list: opts.update(type=lambda s: [x for x in s.split(',') if x], metavar='A,B')
     elif typing.get_origin(tp) is list: opts.update(type=typing.get_args(tp)[0], nargs='*' if default == () else '+')
     elif tp is bool: opts['action'] = argparse.BooleanOptionalAction if default or config else 'store_true'

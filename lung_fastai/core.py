@@ -280,7 +280,7 @@ class TrainConfig:
     arch: str = 'convnextv2_tiny'     # backbone key in the registry (see `lung-fastai archs`)
     data: str|None = None             # dataset root; `None` resolves it (env var, Kaggle mount, download)
     size: int|None = None             # training resolution (pixels, square)
-    bs: int|None = None               # batch size
+    bs: int|str|None = None           # batch size; 'auto': the largest the GPU's free memory holds (rates scaled)
     freeze_epochs: int|None = None    # stage 1: head only, backbone frozen
     epochs: int|None = None           # stage 2: whole network
     stage1_lr: float|str|None = None  # stage 1 learning rate, or auto: fastai's lr_find on the frozen model
@@ -309,9 +309,9 @@ class TrainConfig:
     patience: int|None = None         # early stopping patience in epochs (None: off)
     seed: int = 42
     precision: str = 'auto'           # auto | fp32 | fp16 | bf16
-    channels_last: bool = False
+    channels_last: bool|None = None   # memory format; None: the backbone family's choice on a GPU, off on CPUs
     compile: str = 'auto'             # torch.compile the training step: 'auto' on a GPU only, 'off', or a backend
-    tensor_cache: str = 'auto'        # decode films once into one memory-mapped array: 'auto' on a GPU only, 'on', 'off'
+    tensor_cache: str = 'auto'        # decode films once into a memory-mapped array: 'auto' on a GPU only, 'on', 'off'
     grad_accum: int = 1               # accumulate gradients over this many batches
     num_workers: int|None = None
     track: list = field(default_factory=list)  # any of tensorboard, mlflow, wandb

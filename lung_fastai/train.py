@@ -369,7 +369,7 @@ def train(cfg:TrainConfig, # what to train (see `TrainConfig`)
         if not cfg.out or not RunDir(cfg.out).config.exists():
             raise ConfigError(f"--resume needs an existing run folder with config.yaml (got out={cfg.out!r})")
         cfg = load_config(RunDir(cfg.out).config, out=cfg.out)
-    cfg = resolve_config(cfg)
+    cfg = auto_batch(resolve_config(cfg), default_device())   # a number from here on, recorded in config.yaml
     run_dir = _new_run_dir(cfg)
     with run_lock(run_dir, 'train'): return _train_locked(cfg, run_dir, report, resume, cbs, show_progress)
 

@@ -9,8 +9,10 @@ Parts:
   mfu      `bench/gpu.py`: ConvNeXtV2-Tiny 224 px training images/s, fp32 vs bf16 vs fp16+scaler, ± channels_last, MFU
   compile  the same in bf16 + channels_last: eager vs `torch.compile`, batch 128 vs 256 (not in the default parts)
   seven    each registry backbone at its size and batch size: training images/s through the project's learner (bf16),
-           the same model in a bare loop on GPU-resident tensors, inference images/s, peak GPU memory
-  loader   DataLoader images/s from native-size films (1,700-2,600 px JPEG) vs from the pre-resize cache
+           eager from files and as a GPU run trains by default (compiled, tensor cache), the same model in a bare loop
+           on GPU-resident tensors, inference images/s, peak GPU memory
+  loader   DataLoader images/s from native-size films (1,700-2,600 px JPEG) vs from the pre-resize cache vs the
+           tensor cache (batches augmented on the GPU)
   kernel   the Kaggle kernel notebook in smoke mode on the CUDA path, from a simulated /kaggle/input dataset
 """
 import argparse, json, os, shutil, subprocess, sys, time, traceback
@@ -85,6 +87,24 @@ def _infer_ips(model, size, bs, dev, steps, dtype):
     with torch.autocast(dev.type, dtype=dtype), torch.inference_mode():
         return bs*steps/timed_steps(lambda: model(x), steps, warmup=3, device=dev)
 
+def _fast_learner(report, cfg, dev, smoke):
+    "The learner as a GPU run trains by default: compiled (`CompileModel`), batches from the tensor cache"
+    from dataclasses import replace
+    from lung_fastai.models import backbone_dataloaders, cxr_learner, CompileModel
+    cfg = replace(cfg, compile='aot_eager' if smoke else 'inductor', tensor_cache='on')
+    dls = backbone_dataloaders(report, cfg, device=dev)
+    timer = _timer_cb()
+    learn = cxr_learner(dls, cfg, cbs=[timer])
+    learn.unfreeze()
+    if dev.type == 'cuda': torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+    with learn.no_bar(), learn.no_logging(): learn.fit(3, 1e-5)      # epoch 1 compiles (train and valid graphs)
+    comp = learn.cbs.filter(lambda c: isinstance(c, CompileModel))[0].stats
+    out = dict(fast_learner_train_images_per_s=timer.imgs[-1]/timer.times[-1], fast_first_epoch_s=timer.times[0],
+               fast_compile_s=comp[0]['compile_s'] if comp else None)
+    if dev.type == 'cuda': out['fast_peak_mem_gib'] = torch.cuda.max_memory_allocated()/2**30
+    del learn, dls
+    return out
+
 def part_seven(dev, smoke, work, budget_s):
     from dataclasses import replace
     from lung_fastai.core import TrainConfig
@@ -117,6 +137,7 @@ def part_seven(dev, smoke, work, budget_s):
             with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-5)
             row['learner_train_images_per_s'] = timer.imgs[-1]/timer.times[-1]    # second epoch: cuDNN autotuning done
             row['learner_first_epoch_s'] = timer.times[0]
+            row.update(_fast_learner(report, cfg, dev, smoke))
             if dev.type == 'cuda':
                 row['peak_mem_gib'] = torch.cuda.max_memory_allocated()/2**30
                 row['peak_reserved_gib'] = torch.cuda.max_memory_reserved()/2**30
@@ -171,6 +192,16 @@ def _loader_ips(report, size, workers, dev, bs=32, epochs=2, persistent=False):
         sync(dev); times.append(time.perf_counter() - t)
     return n/times[-1]
 
+def _tensor_loader_ips(report, size, dev, bs=32, epochs=2):
+    "Images/s of the tensor-cache training loader in its last epoch, batches augmented on `dev` (page Tensors)"
+    from lung_fastai.tensors import tensor_cache, tensor_dataloaders
+    dl, times = tensor_dataloaders(tensor_cache(report, size, home=Path(report.root).parent/'tensor-cache'), bs=bs, device=dev, seed=0).train, []
+    for _ in range(epochs):
+        sync(dev); t, n = time.perf_counter(), 0
+        for xb, yb in dl: n += len(yb)
+        sync(dev); times.append(time.perf_counter() - t)
+    return n/times[-1]
+
 def part_loader(dev, smoke, work):
     from lung_fastai.data import check_dataset
     from lung_fastai.preprocess import cache_dataset
@@ -189,6 +220,8 @@ def part_loader(dev, smoke, work):
                 ips = _loader_ips(rep, 64 if smoke else 224, workers, dev, bs=8 if smoke else 32, persistent=persistent,
                                   epochs=3 if persistent else 2)
                 rows.append(dict(source=name, workers=workers, persistent=persistent, size=224, images_per_s=ips)); log('loader', rows[-1])
+    rows.append(dict(source='tensor cache', workers=0, persistent=False, size=224,
+                     images_per_s=_tensor_loader_ips(cached, 64 if smoke else 224, dev, bs=8 if smoke else 32))); log('loader', rows[-1])
     return dict(n_images=len(native.files), native_px=[lo, hi], cache_build_s=cache_s, cache_images_per_s=len(native.files)/cache_s,
                 cpu_count=os.cpu_count(), rows=rows)
 

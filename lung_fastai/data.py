@@ -8,12 +8,12 @@ Docs: https://lung-fastai.github.io/lung_fastai/data.html.md"""
 __all__ = ['KAGGLE_DATASET', 'SPLITS', 'KAGGLE_INPUT', 'IMAGE_EXTS', 'RADIOGRAPH_MODALITIES', 'RESIZE_METHODS', 'DatasetNotFound',
            'find_split_root', 'resolve_dataset', 'Problem', 'DataError', 'DataReport', 'check_dataset',
            'find_class_root', 'check_class_folders', 'report_dict', 'report_text', 'UnsupportedDicom', 'is_dicom',
-           'read_dicom', 'dicom_summary', 'load_cxr', 'image_intact', 'PILCXR', 'cxr_item_tfms', 'cxr_aug_tfms',
-           'cxr_datablock', 'class_weights', 'cxr_dataloaders', 'set_input_size', 'split_files', 'labelled_dl',
-           'film_sources']
+           'read_dicom', 'dicom_summary', 'load_cxr', 'image_intact', 'file_sha256', 'PILCXR', 'cxr_item_tfms',
+           'cxr_aug_tfms', 'cxr_datablock', 'class_weights', 'cxr_dataloaders', 'set_input_size', 'split_files',
+           'labelled_dl', 'film_sources']
 
 # %% ../nbs/02_data.ipynb #504f8404
-import os, warnings
+import hashlib, os, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -342,6 +342,11 @@ def image_intact(path:str|Path)->bool:
         with Image.open(path) as im: im.verify()
         return True
     except Exception: return False
+
+# %% ../nbs/02_data.ipynb #02eab90e
+def file_sha256(path:str|Path)->str:
+    "SHA-256 of the file's bytes"
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 # %% ../nbs/02_data.ipynb #89712c2f
 class PILCXR(PILImage):

@@ -24,7 +24,7 @@ from fastai.vision.all import (vision_learner, accuracy, F1Score, BalancedAccura
 from fastai.callback.channelslast import ChannelsLast
 from .core import *
 from .data import *
-from .preprocess import dataset_norm_stats, file_sha256
+from .preprocess import dataset_norm_stats
 
 # %% ../nbs/04_models.ipynb #a6668de7
 @dataclass(frozen=True)

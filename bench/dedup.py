@@ -94,9 +94,10 @@ def three_decodes(files:pd.DataFrame)->float:
     return time.perf_counter() - t
 
 def timing(tmp:Path, n:int)->dict:
+    out0 = dict(loadavg_start=os.getloadavg())
     t = time.perf_counter(); root = synthetic_set(tmp, n); made = time.perf_counter() - t
     t = time.perf_counter(); report = check_dataset(root); check = time.perf_counter() - t
-    out = dict(images=len(report.files), make_s=round(made, 1), check_s=round(check, 1),
+    out = dict(**out0, images=len(report.files), make_s=round(made, 1), check_s=round(check, 1),
                set='cxr5-mini films + augmented copies of them (all generators in turn), at their own sizes')
     sub = report.files.sample(min(1000, len(report.files)), random_state=0)
     t = time.perf_counter(); find_duplicates(DataReport(report.root, sub, []), 'both')
@@ -104,10 +105,15 @@ def timing(tmp:Path, n:int)->dict:
     out['subset_three_decodes_s'] = round(three_decodes(sub), 1)
     out['subset_n'] = len(sub)
     out['loadavg_before'] = os.getloadavg()
-    t = time.perf_counter(); pairs = find_duplicates(report, 'both')
-    out['audit_s'] = round(time.perf_counter() - t, 1)
+    # find_duplicates(report, 'both'), step by step to say where the time goes
+    t0 = time.perf_counter(); scanned = scan_films(report.files.path)
+    t1 = time.perf_counter(); hashed = hash_pairs(report.files, scanned[0])
+    t2 = time.perf_counter(); checks = candidate_checks(report, scanned=scanned)
+    t3 = time.perf_counter()
     out['loadavg_after'] = os.getloadavg()
-    out['pairs'] = len(pairs); out['pairs_by_method'] = pairs.method.value_counts().to_dict()
+    out.update(audit_s=round(t3 - t0, 1), scan_s=round(t1 - t0, 1), hash_pairs_s=round(t2 - t1, 1),
+               checks_s=round(t3 - t2, 1), candidates=len(checks), hash_pairs=len(hashed),
+               embedding_pairs=int(checks['copy'].astype(bool).sum()))
     out['peak_rss_gb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20, 2)
     return out
 

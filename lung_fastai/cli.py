@@ -213,17 +213,17 @@ def data_stats_cmd(path:_DATA, *, size:Annotated[int, 'training size in pixels']
 # %% ../nbs/11_cli.ipynb #e9d9af75
 @command('data dedup', 'audit:find_duplicates')
 def data_dedup_cmd(path:_DATA, *, method:Literal[DEDUP_METHODS]='auto',
-                   min_ncc:Annotated[float, 'embedding search: aligned correlation from which a pair is a copy']=0.975,
+                   min_ncc:Annotated[float|None, 'embedding search: aligned correlation from which a pair is a copy '
+                                               '(default: the measured `MIN_NCC`, page Data audit)']=None,
                    sheet:Annotated[str|None, 'write a contact sheet (PNG) of the closest cross-split pairs here']=None,
                    max_distance:int=5, as_json:_JSON=False):
     "leakage audit: exact, resized and augmented copies within and across splits"
-    from lung_fastai.audit import find_duplicates, dedup_method, duplicate_sheet
-    from lung_fastai.preprocess import leakage_counts
+    from lung_fastai.audit import find_duplicates, dedup_method, duplicate_sheet, leakage_counts, MIN_NCC
     used = dedup_method(method)
     if method == 'auto' and used == 'hash':
         print("note: hash search only (exact and resized copies); for augmented copies import Lite0's ImageNet "
               "weights: `lung-fastai weights import`", file=sys.stderr)
-    pairs = find_duplicates(check_dataset(path), used, max_distance=max_distance, min_ncc=min_ncc)
+    pairs = find_duplicates(check_dataset(path), used, max_distance=max_distance, min_ncc=min_ncc or MIN_NCC)
     if sheet: save_figure(duplicate_sheet(pairs[pairs.split_a != pairs.split_b]), sheet)
     counts = leakage_counts(pairs)
     if as_json: return _print_json(dict(method=used, counts=counts.to_dict('records'),

@@ -17,8 +17,7 @@ import lung_fastai
 from .core import *
 from .data import *
 from .inference import Predictor, EnsemblePredictor, apply_temperature, log_probs, read_spec
-from .audit import find_duplicates, dedup_method, shortcut_audit
-from .preprocess import leakage_counts
+from .audit import find_duplicates, dedup_method, shortcut_audit, leakage_counts
 from .lungs import read_lung_masks
 from .metrics import *
 from .calibrate import *

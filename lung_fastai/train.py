@@ -30,8 +30,8 @@ from safetensors.torch import save_file, load_file
 import lung_fastai
 from .core import *
 from .data import *
-from .preprocess import dataset_fingerprint, drop_leaks
-from .audit import find_duplicates
+from .preprocess import dataset_fingerprint
+from .audit import find_duplicates, drop_leaks
 from .models import *
 from .lungs import LUNG_MARGIN, REGIONS, LungRegion, copy_lungs, lung_region_report, lungs_home
 

@@ -46,13 +46,19 @@ def command(name:str, # the command as typed, e.g. 'data check'
 
 # %% ../nbs/11_cli.ipynb #a8272130
 @cache
+def _parsed(mod:str)->tuple:
+    "The top-level functions of `lung_fastai.<mod>` by name, and its source lines: read once, never imported"
+    src = Path(importlib.util.find_spec(f'lung_fastai.{mod}').origin).read_text()
+    return {n.name: n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)}, src.splitlines()
+
 def source_docments(ref:str)->dict:
     "Parameter comments of `module:function` read from its source, without importing it (so `--help` stays fast)"
     mod, name = ref.split(':')
-    src = Path(importlib.util.find_spec(f'lung_fastai.{mod}').origin).read_text()
-    fn = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef) and n.name == name.split('.')[-1])
-    comments = {t.start[0]: t.string.lstrip('# ').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
-                if t.type == tokenize.COMMENT and fn.lineno <= t.start[0] <= fn.body[0].lineno}
+    fns, lines = _parsed(mod)
+    fn = fns[name.split('.')[-1]]
+    head = '\n'.join(lines[fn.lineno - 1:fn.body[0].lineno - 1]) + '\n    pass\n'   # the signature alone
+    comments = {fn.lineno - 1 + t.start[0]: t.string.lstrip('# ').strip()
+                for t in tokenize.generate_tokens(io.StringIO(head).readline) if t.type == tokenize.COMMENT}
     a = fn.args
     ends = {x.arg: max(x.end_lineno, d.end_lineno if d else 0)   # a comment belongs to the parameter ending its line
             for x, d in zip(a.args + a.kwonlyargs, [None]*(len(a.args) - len(a.defaults)) + a.defaults + a.kw_defaults)}

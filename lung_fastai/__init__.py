@@ -19,6 +19,7 @@ Modules:
 - `lung_fastai.models`: The seven timm backbones with their defaults, ImageNet weights online or offline, and the learner factory.
 - `lung_fastai.preprocess`: Normalization statistics at the training resolution and a pre-resized cache of the dataset.
 - `lung_fastai.report`: Figures, the HTML report rendered from Jinja2 templates, and one model card — rendered as HTML in the report and as Markdown in the review app — written from an evaluation's results.
+- `lung_fastai.script`: A subcommand is a function: its signature is the parser, its comments the help, its result the output.
 - `lung_fastai.synth`: Chest-like X-ray phantoms with a known, learnable pattern per class and a lesion mask for every image.
 - `lung_fastai.tensors`: Every film decoded and resized once into one memory-mapped uint8 array; batches read from it and augmented on the device — no file is opened or decoded during training.
 - `lung_fastai.tracking`: TensorBoard, MLflow and Weights & Biases, chosen with one switch, local-first: nothing needs a server or an account, and each works against a real one when configured.

@@ -9,9 +9,9 @@ Docs: https://lung-fastai.github.io/lung_fastai/lungs.html.md"""
 __all__ = ['LUNG_CODES', 'LUNGS_FORMAT', 'REGIONS', 'LUNG_MARGIN', 'read_lung_masks', 'LungUNet', 'binary_mask',
            'lung_dataloaders', 'LungLoss', 'mask_facts', 'plausible_ranges', 'lung_problem', 'lungs_home', 'save_lungs',
            'train_lungs', 'clean_mask', 'LungsFileError', 'read_lungs_spec', 'LungSegmenter', 'copy_lungs', 'dice_iou',
-           'mean_ci', 'film_mask', 'score_lungs', 'NoLungsFound', 'box_pixels', 'lung_box', 'lung_region', 'LungRegion',
-           'region_cache_dir', 'lung_region_files', 'lung_region_report', 'lung_sheet', 'predict_lungs',
-           'lung_masks_from_kaggle']
+           'mean_ci', 'film_mask', 'score_lungs', 'lung_score_text', 'NoLungsFound', 'box_pixels', 'lung_box',
+           'lung_region', 'LungRegion', 'region_cache_dir', 'lung_region_files', 'lung_region_report', 'lung_sheet',
+           'predict_lungs', 'lung_masks_from_kaggle']
 
 # %% ../nbs/04b_lungs.ipynb #33038dee
 import hashlib, json, shutil, warnings
@@ -279,6 +279,13 @@ def score_lungs(seg:LungSegmenter, files:pd.DataFrame, # rows with `path` and `m
     per_film = pd.DataFrame(rows)
     return dict(dice=mean_ci(per_film.dice, n_boot, seed), iou=mean_ci(per_film.iou, n_boot, seed),
                 implausible=int((per_film.problem != '').sum()), per_film=per_film)
+
+# %% ../nbs/04b_lungs.ipynb #2e867e5f
+def lung_score_text(s:dict)->str:
+    "Dice and IoU of `score_lungs` with their CIs, as `lung-fastai lungs score` prints them"
+    rows = [f"{k:5s} {s[k]['mean']:.4f}  (95% CI {s[k]['ci95'][0]:.4f}–{s[k]['ci95'][1]:.4f}, {s[k]['n']} films)"
+            for k in ('dice', 'iou')]
+    return '\n'.join(rows + [f"implausible masks: {s['implausible']}"])
 
 # %% ../nbs/04b_lungs.ipynb #fed536e6
 REGIONS = ('film', 'crop', 'mask')

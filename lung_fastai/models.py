@@ -10,7 +10,7 @@ Docs: https://lung-fastai.github.io/lung_fastai/models.html.md"""
 
 # %% auto #0
 __all__ = ['BACKBONES', 'HUB_WEIGHTS', 'BACKBONE_FIELDS', 'BALANCE', 'CHANNELS_LAST', 'Backbone', 'get_backbone',
-           'backbone_table', 'WeightsNotFound', 'weights_home', 'weights_kwargs', 'weights_at_hand',
+           'backbone_table', 'backbone_text', 'WeightsNotFound', 'weights_home', 'weights_kwargs', 'weights_at_hand',
            'WeightsImportError', 'read_state_dict', 'map_state_dict', 'import_weights', 'study_backbones',
            'bundle_weights', 'resolve_config', 'backbone_norm_stats', 'cfg_norm_stats', 'uses_tensor_cache',
            'backbone_dataloaders', 'prune_unused_head', 'cxr_metrics', 'check_recipe', 'cxr_loss', 'recipe_cbs',
@@ -96,6 +96,15 @@ def backbone_table(tiny:bool=True)->pd.DataFrame:
             for b in BACKBONES.values() if tiny or not b.tiny]
     return pd.DataFrame(rows)
 
+
+# %% ../nbs/04_models.ipynb #1ed3b214
+def backbone_text(t:pd.DataFrame)->str:
+    "A `backbone_table` as `lung-fastai archs` prints it: one block per role"
+    titles = {'study': 'The seven backbones of the study',
+              'CPU reference': 'CPU reference (real ImageNet weights, no GPU needed)',
+              'tiny (tests)': 'Tiny backbones for tests and the demo (no useful pretrained weights)'}
+    return '\n\n'.join(f'{title}:\n' + t[t.role == role].drop(columns='role').to_string(index=False)
+                       for role, title in titles.items() if (t.role == role).any())
 
 # %% ../nbs/04_models.ipynb #ceadd764
 HUB_WEIGHTS = 'model.safetensors'   # the Hugging Face hub's file name in timm's layout (not a run file)

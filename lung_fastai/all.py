@@ -29,11 +29,6 @@ from .gradcam import *
 from .compare import *
 
 # %% ../nbs/12_all.ipynb #f1f11330
-import lung_fastai.core, lung_fastai.synth, lung_fastai.data, lung_fastai.preprocess, lung_fastai.models
-import lung_fastai.audit, lung_fastai.lungs, lung_fastai.train, lung_fastai.inference, lung_fastai.metrics
-import lung_fastai.calibrate, lung_fastai.report, lung_fastai.evaluate, lung_fastai.gradcam, lung_fastai.compare
-# nbdev writes `__all__ = []` for a module that defines nothing: a star import of it would bring nothing in
-__all__ = sorted({n for m in (lung_fastai.core, lung_fastai.synth, lung_fastai.data, lung_fastai.preprocess,
-                              lung_fastai.models, lung_fastai.audit, lung_fastai.lungs, lung_fastai.train,
-                              lung_fastai.inference, lung_fastai.metrics, lung_fastai.calibrate, lung_fastai.report,
-                              lung_fastai.evaluate, lung_fastai.gradcam, lung_fastai.compare) for n in m.__all__})
+# nbdev writes `__all__ = []` for a module that defines nothing, and a star import of it would bring nothing in:
+# what `*` brings from here is every name the imports above brought
+__all__ = sorted(n for n in dict(globals()) if not n.startswith('_'))

@@ -106,8 +106,9 @@ class ConfigError(UserError, ValueError):
 
 # %% ../nbs/00_core.ipynb #bf631cf3
 def error_summary(e:BaseException, limit:int=120)->str:
-    "An error's type and the first line of its message: what a user needs to see of a library's failure"
-    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:limit]}"
+    "An error's type and the first sentence of its message, whole words only: what a user needs to see of a failure"
+    s = (str(e).strip().splitlines() or [''])[0].split('. ')[0].rstrip('.')
+    return f"{type(e).__name__}: {s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'}"
 
 # %% ../nbs/00_core.ipynb #dfa36c97
 def current_umask()->int:

@@ -470,12 +470,6 @@ class CompileModel(Callback):
         self.recompiled = False
 
 # %% ../nbs/04_models.ipynb #12070961
-def _first_sentence(e:Exception, limit:int=200)->str:
-    "The first sentence of an error's message, whole words only: enough to say what went wrong"
-    s = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-    s = s.split('. ')[0].rstrip('.')
-    return s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'
-
 @contextmanager
 def hub_errors_named(b:Backbone, kw:dict):
     "While building `b` with `weights_kwargs` `kw`: a failure to fetch its hub weights becomes `WeightsNotFound`"
@@ -484,7 +478,7 @@ def hub_errors_named(b:Backbone, kw:dict):
     except OSError as e:
         if not kw.get('pretrained') or 'pretrained_cfg_overlay' in kw: raise
         raise _missing(b, f"Could not download {b.timm_name} from the Hugging Face hub "
-                          f"({type(e).__name__}: {_first_sentence(e)}).") from e
+                          f"({error_summary(e, limit=200)}).") from e
 
 # %% ../nbs/04_models.ipynb #ef572649
 def _timm_learner(dls, b:Backbone, kw:dict, **kwargs):

@@ -139,7 +139,7 @@ def _img_tag(path:Path, cls:str='')->Markup:
 def _table(df:pd.DataFrame, fmt='{:.3f}')->Markup:
     return Markup(df.to_html(float_format=lambda v: fmt.format(v), na_rep='—', border=0, classes='t'))
 
-def _ci_text(ci:list)->str: return 'n/a' if None in ci else f"{ci[0]:.3f} – {ci[1]:.3f}"
+def _ci_text(ci:list, sep:str=' – ')->str: return 'n/a' if None in ci else f"{ci[0]:.3f}{sep}{ci[1]:.3f}"
 
 # %% ../nbs/07b_report.ipynb #5d6c18f2
 def _headline_table(res:dict)->pd.DataFrame:
@@ -221,7 +221,7 @@ def write_report(run_dir:str|Path, res:dict, report:DataReport|None=None, extra_
     return atomic_write_text(out.report, page)
 
 # %% ../nbs/07b_report.ipynb #6907b1a0
-def _ci(v:dict)->str: return f"{v['value']:.3f}  (95% CI {v['ci95'][0]:.3f}–{v['ci95'][1]:.3f})"
+def _ci(v:dict)->str: return f"{v['value']:.3f}  (95% CI {_ci_text(v['ci95'], '–')})"
 
 def headline_text(res:dict)->str:
     "An evaluation's results (`metrics.json`) as the lines `lung-fastai evaluate` prints"

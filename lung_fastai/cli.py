@@ -10,8 +10,8 @@ Docs: https://lung-fastai.github.io/lung_fastai/cli.html.md"""
 # %% auto #0
 __all__ = ['info_text', 'info', 'data_get_cmd', 'data_check_cmd', 'data_stats_cmd', 'data_dedup_cmd', 'data_shortcuts_cmd',
            'data_cache_cmd', 'data_synth_cmd', 'archs_cmd', 'weights_import_cmd', 'weights_bundle_cmd', 'train_cmd',
-           'predict_cmd', 'evaluate_cmd', 'calibrate_cmd', 'lungs_train_cmd', 'lungs_predict_cmd', 'lungs_score_cmd',
-           'gradcam_cmd', 'compare_cmd', 'merge_cmd', 'register_cmd', 'export_cmd', 'ensemble_cmd', 'app_cmd',
+           'predict_cmd', 'evaluate_cmd', 'calibrate_cmd', 'gradcam_cmd', 'compare_cmd', 'merge_cmd', 'export_cmd',
+           'register_cmd', 'ensemble_cmd', 'lungs_train_cmd', 'lungs_predict_cmd', 'lungs_score_cmd', 'app_cmd',
            'demo_cmd']
 
 # %% ../nbs/11_cli.ipynb #4308ba9c
@@ -219,40 +219,6 @@ def calibrate_cmd(run_dir:_RUN, *, data:Annotated[str|None, "dataset (default: t
     "fit the run's decision on its validation split and store it: temperature, operating points, OOD guard"
     return lib.calibrate.calibrate_run(run_dir, data)
 
-# %% ../nbs/11_cli.ipynb #ef08c1c5
-_SEG = Annotated[str, 'segmenter run folder']
-
-@command('lungs train', 'lungs:train_lungs', group='the lung-field segmenter: train, predict masks, score')
-def lungs_train_cmd(*, data:Annotated[str, 'lung-mask folder (e.g. ../shared/data/lung-masks)'],
-                    out:Annotated[str|None, 'run folder (default: where `train --region crop` looks: '
-                                            '$LUNG_FASTAI_HOME/lungs)']=None,
-                    arch:str='efficientnet_lite0', size:int=160, epochs:int=8, freeze_epochs:int=1, lr:float=3e-3,
-                    bs:Annotated[int, 'batch size']=16, seed:Annotated[int, 'random seed']=42,
-                    pretrained:Annotated[bool, 'start the encoder from ImageNet weights']=True, weights:str|None=None):
-    "train a segmenter on a lung-mask folder (images/, masks/, manifest.csv)"
-    out = lib.lungs.train_lungs(data, out, arch=arch, size=size, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                                bs=bs, pretrained=pretrained, weights=weights, seed=seed)
-    print(f"Lung segmenter: {out} (val Dice {RunDir(out).spec['val_dice']:.3f})")
-
-# %% ../nbs/11_cli.ipynb #f2d9f1a5
-@command('lungs predict', 'lungs:predict_lungs')
-def lungs_predict_cmd(run_dir:_SEG, inputs:Annotated[list[str], 'images or folders'], *,
-                      out:Annotated[str, 'folder for the masks'], bs:Annotated[int, 'batch size']=16):
-    "one mask PNG per film, masks.csv and a contact sheet"
-    df = lib.lungs.predict_lungs(run_dir, expand_inputs(inputs), out, bs=bs)
-    print(f"{int(df.error.eq('').sum())} masks written to {out} (masks.csv, sheet.png); "
-          f"{int(df.problem.ne('').sum())} without plausible lungs, {int(df.error.ne('').sum())} unreadable")
-    return 0 if df.error.eq('').all() else 1
-
-@command('lungs score', 'lungs:score_lungs', text='lungs:lung_score_text')
-def lungs_score_cmd(run_dir:_SEG, *, data:Annotated[str, 'lung-mask folder'],
-                    split:Annotated[Literal['train', 'val', 'test'], 'the split scored']='test',
-                    n_boot:Annotated[int, 'bootstrap resamples']=2000):
-    "Dice and IoU with CIs against hand-drawn masks"
-    films = lib.lungs.read_lung_masks(data)
-    s = lib.lungs.score_lungs(lib.lungs.LungSegmenter(run_dir), films[films.split == split], n_boot=n_boot)
-    return {k: s[k] for k in ('dice', 'iou', 'implausible')}
-
 # %% ../nbs/11_cli.ipynb #5a7ddb68
 @command('gradcam', 'gradcam:gradcam_run', text=lambda s: f"Grad-CAM for {s['n_images']} images in {s['cam']}; "
          "randomization: " + ', '.join(f"{r['randomized']} ρ={r['spearman']:.2f}" for r in s['randomization']))
@@ -299,14 +265,6 @@ def merge_cmd(studies:Annotated[list[str], 'study folders, e.g. the attached out
     lib.compare.merge_studies(studies, out)
     print(RunDir(out).leaderboard_md.read_text())
 
-# %% ../nbs/11_cli.ipynb #2de20260
-@command('register', 'deploy:register_run')
-def register_cmd(run_dir:_RUN, *, name:Annotated[str, 'registered model name'],
-                 alias:Annotated[str|None, 'alias to point at the new version, e.g. champion']=None):
-    "register a run in the MLflow model registry"
-    r = lib.deploy.register_run(run_dir, name, alias)
-    print(f"Registered {r['name']} version {r['version']}{f' as @{alias}' if alias else ''}: {r['model_uri']}")
-
 # %% ../nbs/11_cli.ipynb #4f3eb186
 @command('export', 'deploy:export_onnx')
 def export_cmd(run_dir:_RUN, *,
@@ -329,6 +287,14 @@ def export_cmd(run_dir:_RUN, *,
     print(f"INT8 model written to {r['path']} ({agree})" if r['kept'] else
           f"INT8 model not kept: {agree}, below the {r['min_agreement']:.0%} required; use the float model")
 
+# %% ../nbs/11_cli.ipynb #2de20260
+@command('register', 'deploy:register_run')
+def register_cmd(run_dir:_RUN, *, name:Annotated[str, 'registered model name'],
+                 alias:Annotated[str|None, 'alias to point at the new version, e.g. champion']=None):
+    "register a run in the MLflow model registry"
+    r = lib.deploy.register_run(run_dir, name, alias)
+    print(f"Registered {r['name']} version {r['version']}{f' as @{alias}' if alias else ''}: {r['model_uri']}")
+
 # %% ../nbs/11_cli.ipynb #b1868b7a
 @command('ensemble', 'inference:make_ensemble')
 def ensemble_cmd(runs:Annotated[list[str], 'two or more finished run folders (same classes and resize method)',
@@ -342,6 +308,40 @@ def ensemble_cmd(runs:Annotated[list[str], 'two or more finished run folders (sa
     if fit_weights: lib.calibrate.fit_ensemble_weights(out, data)
     members = ', '.join(f"{m['arch']} ({m['weight']:.3f})" for m in RunDir(out).spec['members'])
     print(f"Ensemble written to {out}: {members}{' — weights fitted on the validation split' if fit_weights else ''}")
+
+# %% ../nbs/11_cli.ipynb #ef08c1c5
+_SEG = Annotated[str, 'segmenter run folder']
+
+@command('lungs train', 'lungs:train_lungs', group='the lung-field segmenter: train, predict masks, score')
+def lungs_train_cmd(*, data:Annotated[str, 'lung-mask folder (e.g. ../shared/data/lung-masks)'],
+                    out:Annotated[str|None, 'run folder (default: where `train --region crop` looks: '
+                                            '$LUNG_FASTAI_HOME/lungs)']=None,
+                    arch:str='efficientnet_lite0', size:int=160, epochs:int=8, freeze_epochs:int=1, lr:float=3e-3,
+                    bs:Annotated[int, 'batch size']=16, seed:Annotated[int, 'random seed']=42,
+                    pretrained:Annotated[bool, 'start the encoder from ImageNet weights']=True, weights:str|None=None):
+    "train a segmenter on a lung-mask folder (images/, masks/, manifest.csv)"
+    out = lib.lungs.train_lungs(data, out, arch=arch, size=size, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
+                                bs=bs, pretrained=pretrained, weights=weights, seed=seed)
+    print(f"Lung segmenter: {out} (val Dice {RunDir(out).spec['val_dice']:.3f})")
+
+# %% ../nbs/11_cli.ipynb #f2d9f1a5
+@command('lungs predict', 'lungs:predict_lungs')
+def lungs_predict_cmd(run_dir:_SEG, inputs:Annotated[list[str], 'images or folders'], *,
+                      out:Annotated[str, 'folder for the masks'], bs:Annotated[int, 'batch size']=16):
+    "one mask PNG per film, masks.csv and a contact sheet"
+    df = lib.lungs.predict_lungs(run_dir, expand_inputs(inputs), out, bs=bs)
+    print(f"{int(df.error.eq('').sum())} masks written to {out} (masks.csv, sheet.png); "
+          f"{int(df.problem.ne('').sum())} without plausible lungs, {int(df.error.ne('').sum())} unreadable")
+    return 0 if df.error.eq('').all() else 1
+
+@command('lungs score', 'lungs:score_lungs', text='lungs:lung_score_text')
+def lungs_score_cmd(run_dir:_SEG, *, data:Annotated[str, 'lung-mask folder'],
+                    split:Annotated[Literal['train', 'val', 'test'], 'the split scored']='test',
+                    n_boot:Annotated[int, 'bootstrap resamples']=2000):
+    "Dice and IoU with CIs against hand-drawn masks"
+    films = lib.lungs.read_lung_masks(data)
+    s = lib.lungs.score_lungs(lib.lungs.LungSegmenter(run_dir), films[films.split == split], n_boot=n_boot)
+    return {k: s[k] for k in ('dice', 'iou', 'implausible')}
 
 # %% ../nbs/11_cli.ipynb #b6f26b9d
 @command('app', 'app:launch_app')

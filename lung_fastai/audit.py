@@ -343,11 +343,11 @@ def _pieces(desc:np.ndarray, position:int, width:int=3)->np.ndarray:
     b = desc[:, position*width:(position + 1)*width].astype(np.uint64)
     return sum(b[:, w] << np.uint64(8*w) for w in range(width))
 
-def _bucket_votes(keys:np.ndarray, film:np.ndarray, mirror:np.ndarray, max_bucket:int)->list:
-    "(film i, film j > i, mirrored, weight) of every two entries with equal keys, in buckets of 2..`max_bucket`"
+def _bucket_votes(keys:np.ndarray, film:np.ndarray, mirror:np.ndarray, n:int, max_bucket:int)->np.ndarray:
+    "A code ((i·n + j)·2 + mirrored)·16 + bucket size for every two entries (films i < j) with equal keys"
     o = np.argsort(keys, kind='stable')
     keys, film, mirror = keys[o], film[o], mirror[o]
-    start = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
+    start = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
     size, out = np.diff(np.r_[start, len(keys)]), []
     for s in range(2, max_bucket + 1):   # all buckets of one size at once: every two of their entries
         a, b = np.triu_indices(s, 1)
@@ -355,24 +355,31 @@ def _bucket_votes(keys:np.ndarray, film:np.ndarray, mirror:np.ndarray, max_bucke
         # a mirror image's piece votes only with a film of lower index: mirror against mirror repeats straight
         # against straight, and i's mirror against j repeats i against j's mirror
         ok = (film[ia] != film[ib]) & (~mirror[ia] | (film[ia] > film[ib])) & (~mirror[ib] | (film[ib] > film[ia]))
-        fa, fb = film[ia][ok], film[ib][ok]
-        out.append((np.minimum(fa, fb), np.maximum(fa, fb), (mirror[ia] | mirror[ib])[ok], np.full(len(fa), 1/np.log(s))))
-    return out
+        fa, fb = film[ia][ok].astype(np.int64), film[ib][ok].astype(np.int64)
+        out.append(((np.minimum(fa, fb)*n + np.maximum(fa, fb))*2 + (mirror[ia] | mirror[ib])[ok])*16 + s)
+    return np.concatenate(out)
 
 # %% ../nbs/04a_audit.ipynb #4907c607
 def descriptor_votes(prints:list, # `FilmPrint`s, one per film
                      max_bucket:int=8, # a piece shared by more films than this is left out
+                     min_votes:float=2, # pairs with fewer (weighted) votes are dropped: chance, not copies
                      width:int=3)->pd.DataFrame: # bytes per piece
     "Film pairs (i < j) that share pieces of ORB descriptors: their weighted vote, and whether a mirror image's won"
     views = [(i, v, p.keys[v][1]) for i, p in enumerate(prints) for v in (0, 1) if p.keys[v][1] is not None]
     film = np.concatenate([np.full(len(d), i, np.int32) for i, v, d in views] or [np.zeros(0, np.int32)])
     mirror = np.concatenate([np.full(len(d), v == 1) for i, v, d in views] or [np.zeros(0, bool)])
     desc = np.concatenate([d for i, v, d in views] or [np.zeros((0, 32), np.uint8)])
-    parts = [v for pos in range(32//width) for v in _bucket_votes(_pieces(desc, pos, width), film, mirror, max_bucket)]
-    lo, hi, m, w = (np.concatenate(x) for x in zip(*parts)) if parts else [np.zeros(0, int)]*4
-    code, inv = np.unique((lo.astype(np.int64)*len(prints) + hi)*2 + m, return_inverse=True)
-    pair, m = np.divmod(code, 2)
-    v = pd.DataFrame(dict(i=pair//len(prints), j=pair % len(prints), mirrored=m.astype(bool), votes=np.bincount(inv, w)))
+    codes = np.concatenate([np.zeros(0, np.int64)] + [_bucket_votes(_pieces(desc, pos, width), film, mirror, len(prints),
+                                                                     max_bucket) for pos in range(32//width)])
+    codes.sort()   # in place: at 10,000 films there are tens of millions of codes
+    first = np.flatnonzero(np.r_[len(codes) > 0, codes[1:] != codes[:-1]])
+    view, size = np.divmod(codes[first], 16)
+    votes = np.diff(np.r_[first, len(codes)])/np.log(np.maximum(size, 2))   # rarer pieces weigh more
+    view, at = np.unique(view, return_index=True)   # sum over bucket sizes, per pair and view
+    votes = np.add.reduceat(votes, at) if len(at) else votes
+    keep = votes >= min_votes
+    (pair, m), votes = np.divmod(view[keep], 2), votes[keep]
+    v = pd.DataFrame(dict(i=pair//max(len(prints), 1), j=pair % max(len(prints), 1), mirrored=m.astype(bool), votes=votes))
     return v.sort_values('votes', ascending=False, kind='stable').drop_duplicates(['i', 'j']).reset_index(drop=True)
 
 def vote_pairs(votes:pd.DataFrame, # from `descriptor_votes`

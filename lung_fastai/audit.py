@@ -383,7 +383,7 @@ def descriptor_votes(prints:list, # `FilmPrint`s, one per film
     return v.sort_values('votes', ascending=False, kind='stable').drop_duplicates(['i', 'j']).reset_index(drop=True)
 
 def vote_pairs(votes:pd.DataFrame, # from `descriptor_votes`
-               k:int=5)->pd.DataFrame: # candidates per film
+               k:int=3)->pd.DataFrame: # candidates per film
     "Candidate pairs (i < j): where one film is among the other's `k` best-voted partners"
     both = pd.concat([votes, votes.rename(columns={'i': 'j', 'j': 'i'})])
     top = both.sort_values('votes', ascending=False, kind='stable').groupby('i').head(k)
@@ -575,7 +575,7 @@ def drop_leaks(report:DataReport, pairs:pd.DataFrame)->DataReport:
 
 # %% ../nbs/04a_audit.ipynb #be474d3f
 def candidate_checks(report:DataReport, # validated dataset
-                     k:int=5, # best-voted partners checked per film (`vote_pairs`)
+                     k:int=3, # best-voted partners checked per film (`vote_pairs`; measured below)
                      workers:int=2,
                      scanned:tuple|None=None, # `scan_films` of `report.files` when already done
                      min_ncc:float=MIN_NCC)->pd.DataFrame: # see `copy_verdict`
@@ -592,7 +592,7 @@ def candidate_checks(report:DataReport, # validated dataset
     return pd.DataFrame(rows, columns=PAIR_COLUMNS + ['local_ncc', 'votes', 'copy'])
 
 def augmented_duplicates(report:DataReport, # validated dataset
-                         k:int=5, # best-voted partners checked per film
+                         k:int=3, # best-voted partners checked per film
                          min_ncc:float=MIN_NCC, # aligned correlation from which a pair is a copy (measured below)
                          scanned:tuple|None=None)->pd.DataFrame:
     "Augmented copies: candidate pairs that the geometric check confirms as the same film"
@@ -608,7 +608,7 @@ def dedup_method(method:str='auto', backbone:str='efficientnet_lite0')->str:
 def find_duplicates(report:DataReport, # validated dataset
                     method:str='auto', # 'hash' (SHA-256 + dHash), 'embedding' (augmented copies), 'both', or 'auto'
                     max_distance:int=5, # dHash: largest Hamming distance (of 256 bits) for a near duplicate
-                    min_ncc:float=MIN_NCC, k:int=5)->pd.DataFrame: # augmented copies: see `augmented_duplicates`
+                    min_ncc:float=MIN_NCC, k:int=3)->pd.DataFrame: # augmented copies: see `augmented_duplicates`
     "Duplicate pairs within and across splits, each with why: exact and resized copies by hash, augmented by keypoints"
     method, parts = dedup_method(method), []
     augmented = method in ('embedding', 'both')

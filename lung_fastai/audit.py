@@ -369,8 +369,9 @@ def descriptor_votes(prints:list, # `FilmPrint`s, one per film
     film = np.concatenate([np.full(len(d), i, np.int32) for i, v, d in views] or [np.zeros(0, np.int32)])
     mirror = np.concatenate([np.full(len(d), v == 1) for i, v, d in views] or [np.zeros(0, bool)])
     desc = np.concatenate([d for i, v, d in views] or [np.zeros((0, 32), np.uint8)])
-    codes = np.concatenate([np.zeros(0, np.int64)] + [_bucket_votes(_pieces(desc, pos, width), film, mirror, len(prints),
-                                                                     max_bucket) for pos in range(32//width)])
+    n = max(len(prints), 1)
+    votes_at = lambda pos: _bucket_votes(_pieces(desc, pos, width), film, mirror, n, max_bucket)
+    codes = np.concatenate([np.zeros(0, np.int64)] + [votes_at(pos) for pos in range(32//width)])
     codes.sort()   # in place: at 10,000 films there are tens of millions of codes
     first = np.flatnonzero(np.r_[len(codes) > 0, codes[1:] != codes[:-1]])
     view, size = np.divmod(codes[first], 16)
@@ -379,7 +380,7 @@ def descriptor_votes(prints:list, # `FilmPrint`s, one per film
     votes = np.add.reduceat(votes, at) if len(at) else votes
     keep = votes >= min_votes
     (pair, m), votes = np.divmod(view[keep], 2), votes[keep]
-    v = pd.DataFrame(dict(i=pair//max(len(prints), 1), j=pair % max(len(prints), 1), mirrored=m.astype(bool), votes=votes))
+    v = pd.DataFrame(dict(i=pair//n, j=pair % n, mirrored=m.astype(bool), votes=votes))
     return v.sort_values('votes', ascending=False, kind='stable').drop_duplicates(['i', 'j']).reset_index(drop=True)
 
 def vote_pairs(votes:pd.DataFrame, # from `descriptor_votes`
@@ -418,7 +419,7 @@ def _ncc(x:np.ndarray, y:np.ndarray)->float:
     return float((x*y).sum()/max(np.sqrt((x*x).sum()*(y*y).sum()), 1e-12))
 
 def _aligned_ncc(a:FilmPrint, b_thumb:np.ndarray, b_content:np.ndarray, m:np.ndarray)->tuple:
-    "(correlation, local correlation, overlap): `a`'s thumbnail against `b`'s warped onto it by `m`, where both show film"
+    "(correlation, local correlation, overlap): `a`'s thumbnail and `b`'s warped onto it by `m`, where both show film"
     (h, w), inv = a.thumb.shape, cv2.WARP_INVERSE_MAP
     wb = cv2.warpAffine(b_thumb.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR | inv,
                         borderMode=cv2.BORDER_REPLICATE)
@@ -470,8 +471,8 @@ def copy_verdict(check:dict, # from `match_films`
     r, sx, sy, sh = check['rotation'], check['scale_x'], check['scale_y'], check['shear']
     p, lo, hi = PLAUSIBLE, *PLAUSIBLE['scale']
     what = (f"{check['inliers']} ORB inliers, rotation {r:.0f}°, scale {sx:.2f}×{sy:.2f}, shear {sh:.2f}"
-            f"{', mirrored' if check['mirrored'] else ''}, NCC {check['ncc']:.3f}, local {check.get('local_ncc', np.nan):.3f}"
-            f" over {check['overlap']:.0%} overlap")
+            f"{', mirrored' if check['mirrored'] else ''}, NCC {check['ncc']:.3f}, "
+            f"local {check.get('local_ncc', np.nan):.3f} over {check['overlap']:.0%} overlap")
     if not (abs(r) <= p['rotation'] and lo <= sx <= hi and lo <= sy <= hi and max(sx/sy, sy/sx) <= p['anisotropy']
             and abs(sh) <= p['shear']): return False, f'{what}: not a map an augmenter makes'
     if check['ncc'] >= min_ncc: return True, what

@@ -361,7 +361,7 @@ def _bucket_votes(keys:np.ndarray, film:np.ndarray, mirror:np.ndarray, n:int, ma
 
 # %% ../nbs/04a_audit.ipynb #4907c607
 def descriptor_votes(prints:list, # `FilmPrint`s, one per film
-                     max_bucket:int=8, # a piece shared by more films than this is left out
+                     max_bucket:int=8, # a piece shared by more films than this is left out (at most 15)
                      min_votes:float=2, # pairs with fewer (weighted) votes are dropped: chance, not copies
                      width:int=3)->pd.DataFrame: # bytes per piece
     "Film pairs (i < j) that share pieces of ORB descriptors: their weighted vote, and whether a mirror image's won"

@@ -549,7 +549,7 @@ def audit_leakage(report:DataReport, # validated dataset
     return hash_pairs(report.files, scans, max_distance)
 
 # %% ../nbs/04a_audit.ipynb #4fff6f8e
-# byte-identical, resized/re-encoded (dHash), augmented (embedding search)
+# byte-identical, resized/re-encoded (dHash), augmented (keypoint search)
 DUPLICATE_KINDS = ['exact', 'near', 'augmented']
 
 def leakage_counts(pairs:pd.DataFrame)->pd.DataFrame:

@@ -80,15 +80,15 @@ def _dedup_text(d:dict)->str:
 
 @command('data dedup', 'audit:find_duplicates', text=_dedup_text)
 def data_dedup_cmd(path:_DATA, *, method:Literal[DEDUP_METHODS]='auto',
-                   min_ncc:Annotated[float|None, 'embedding search: aligned correlation from which a pair is a copy '
+                   min_ncc:Annotated[float|None, 'augmented copies: aligned correlation from which a pair is a copy '
                                                '(default: the measured `MIN_NCC`, page Data audit)']=None,
                    sheet:Annotated[str|None, 'write a contact sheet (PNG) of the closest cross-split pairs here']=None,
                    max_distance:int=5):
     "leakage audit: exact, resized and augmented copies within and across splits"
     used = lib.audit.dedup_method(method)
     if method == 'auto' and used == 'hash':
-        print("note: hash search only (exact and resized copies); for augmented copies import Lite0's ImageNet "
-              "weights: `lung-fastai weights import`", file=sys.stderr)
+        print("note: hash search only (exact and resized copies). 'auto' adds the augmented-copy search where Lite0's "
+              "weights are installed (`lung-fastai weights import`); `--method both` runs it now", file=sys.stderr)
     pairs = lib.audit.find_duplicates(check_dataset(path), used, max_distance=max_distance,
                                       min_ncc=min_ncc or lib.audit.MIN_NCC)
     if sheet: save_figure(lib.audit.duplicate_sheet(pairs[pairs.split_a != pairs.split_b]), sheet)

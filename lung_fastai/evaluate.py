@@ -79,7 +79,7 @@ def data_audit(report:DataReport, method:str='auto', seed:int=0)->dict:
     "Duplicate pairs and shortcut probes of a dataset for the report: compute once, pass to every `evaluate_run` of it"
     method = dedup_method(method)
     pairs = find_duplicates(report, method)
-    # the image probe runs where the audit looks at images (its features need Lite0's weights, as the embedding search)
+    # the image probe runs where the audit looks at images (its features need Lite0's weights)
     probes = shortcut_audit(report, images=method != 'hash', seed=seed)
     return dict(pairs=pairs, leakage=leakage_counts(pairs).to_dict('records'), dedup_method=method,
                 shortcuts=json.loads(probes.to_json(orient='records')))

@@ -157,8 +157,8 @@ def _templates():
     return Environment(loader=FileSystemLoader(resource_path('templates')), autoescape=True, undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
 
-_DEDUP_TEXT = {'hash': 'SHA-256 and dHash: exact and resized copies', 'embedding': 'embedding search: augmented copies',
-               'both': 'SHA-256, dHash and embedding search: exact, resized and augmented copies'}
+_DEDUP_TEXT = {'hash': 'SHA-256 and dHash: exact and resized copies', 'embedding': 'keypoint search: augmented copies',
+               'both': 'SHA-256, dHash and keypoint search: exact, resized and augmented copies'}
 
 def _shortcut_table(probes:list|None, res:dict)->Markup|None:
     "The shortcut probes and, in the last row, this model's balanced accuracy"

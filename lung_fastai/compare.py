@@ -235,7 +235,7 @@ def demo_run(out:str|Path|None=None, # folder of the phantoms and the run (defau
     shutil.rmtree(out/'phantoms', ignore_errors=True)   # the demo's scratch: an older demo's phantoms must not mix in
     root = make_phantoms(out/'phantoms', per_class=per_class, size=size, seed=0, vary=False)
     # the set-up whose maps were measured to localize in 08_gradcam (6 of 6 models beat the centre prior's energy)
-    # dedup='hash': phantoms share one template, and the augmented-copy search (tuned on real films) would call them copies
+    # dedup='hash': phantoms share one template; the augmented-copy search (tuned on real films) calls them copies
     cfg = TrainConfig(arch='tiny_efficientnet', data=str(root), pretrained=False, size=size, freeze_epochs=1,
                       epochs=epochs, norm='backbone', num_workers=0, seed=0, dedup='hash', out=str(out/'run'))
     if RunDir(out/'run').last_checkpoint.exists(): shutil.rmtree(out/'run')

@@ -302,7 +302,7 @@ class TrainConfig:
     balance: str = 'none'             # none | weights | sampler: class-weighted loss, or classes drawn equally often
     norm: str = 'dataset'             # dataset | backbone normalization statistics
     drop_leaks: bool = False          # drop val/test images that duplicate an earlier split's (leakage audit)
-    # how drop_leaks finds copies: auto | hash | embedding | both (auto: both if Lite0's weights are at hand, as the image probe needs them)
+    # how drop_leaks finds copies: auto | hash | embedding | both (auto: both where Lite0's weights are)
     dedup: str = 'auto'
     pretrained: bool = True           # start from ImageNet weights (--no-pretrained: random weights)
     weights: str|None = None          # local weights file or folder for offline use

@@ -53,7 +53,7 @@ def _parsed(mod:str)->tuple:
     return {n.name: n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)}, src.splitlines()
 
 def source_docments(ref:str)->dict:
-    "Parameter comments of `module:function` read from its source, without importing it (so `--help` stays fast)"
+    "Parameter comments of `module:function`, read from its source without importing its module"
     mod, name = ref.split(':')
     fns, lines = _parsed(mod)
     fn = fns[name.split('.')[-1]]

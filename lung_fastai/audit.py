@@ -429,7 +429,8 @@ def _aligned_ncc(a:FilmPrint, b_thumb:np.ndarray, b_content:np.ndarray, m:np.nda
     both = (cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0) & (a.content > 0) & (frame > 0)
     if both.mean() < 0.3: return float('nan'), float('nan'), float(both.mean())
     x, y = cv2.GaussianBlur(a.thumb.astype(np.float32), (0, 0), 0.6), cv2.GaussianBlur(wb, (0, 0), 0.6)
-    local = _ncc(*(_local_norm(v, both.astype(np.float32))[both] for v in (x, y)))
+    mask = both.astype(np.float32)
+    local = _ncc(*(_local_norm(v, mask)[both] for v in (x, y)))
     return _ncc(x[both], y[both]), local, float(both.mean())
 
 # %% ../nbs/04a_audit.ipynb #1748b030
@@ -469,14 +470,15 @@ def copy_verdict(check:dict, # from `match_films`
     if check['inliers'] < min_inliers or 'rotation' not in check:
         return False, f"{check['inliers']} ORB inliers: no consistent map"
     r, sx, sy, sh = check['rotation'], check['scale_x'], check['scale_y'], check['shear']
+    local = check.get('local_ncc', np.nan)   # a check made before the local correlation existed has none
     p, lo, hi = PLAUSIBLE, *PLAUSIBLE['scale']
     what = (f"{check['inliers']} ORB inliers, rotation {r:.0f}°, scale {sx:.2f}×{sy:.2f}, shear {sh:.2f}"
             f"{', mirrored' if check['mirrored'] else ''}, NCC {check['ncc']:.3f}, "
-            f"local {check.get('local_ncc', np.nan):.3f} over {check['overlap']:.0%} overlap")
+            f"local {local:.3f} over {check['overlap']:.0%} overlap")
     if not (abs(r) <= p['rotation'] and lo <= sx <= hi and lo <= sy <= hi and max(sx/sy, sy/sx) <= p['anisotropy']
             and abs(sh) <= p['shear']): return False, f'{what}: not a map an augmenter makes'
     if check['ncc'] >= min_ncc: return True, what
-    if check.get('local_ncc', np.nan) >= min_local_ncc: return True, f'{what}: local contrast changed (CLAHE-like)'
+    if local >= min_local_ncc: return True, f'{what}: local contrast changed (CLAHE-like)'
     return False, f"{what}: NCC under {min_ncc}, local under {min_local_ncc}"
 
 # %% ../nbs/04a_audit.ipynb #6ebd6fed
